@@ -92,9 +92,9 @@ class Store {
   // write failed (nothing is then stored). done may run on another thread,
   // and may run before SetAsync returns. When the store is synced, done
   // runs only once the write is durable.
-  virtual void SetAsync(absl::string_view namespace_name,
-                        absl::string_view key, std::string value,
-                        absl::Duration ttl, SetCallback done) = 0;
+  virtual void SetAsync(absl::string_view namespace_name, absl::string_view key,
+                        std::string value, absl::Duration ttl,
+                        SetCallback done) = 0;
 
   // DeleteAsync removes key from namespace_name.
   //

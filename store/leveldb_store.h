@@ -1,0 +1,199 @@
+// LevelDbStore is the Store of kvstore on one LevelDB database.
+//
+// Every namespace lives in the same database under injective storage keys
+// (key_encoding.h); each record holds a small header with its revision and
+// expiry before the value (record.h).
+//
+// Writes go through a commit queue served by one committer thread: it takes
+// everything queued (up to a few MiB), assigns revisions in queue order,
+// applies the writes in order as one leveldb::WriteBatch, syncs it when
+// Options::sync is set, and then runs every callback. Concurrent writers
+// thereby share one fsync (group commit).
+//
+// Revisions are reserved in blocks: before a revision past the reserved
+// mark is handed out, a new mark is written in the same batch, and that
+// batch is always synced. After any crash or power cut the store continues
+// above the mark, so a version never repeats, even with sync off.
+//
+// Expiry: a record with a ttl carries its expiry time, and an expiry index
+// orders such records by expiry. Get and List treat an expired record as
+// absent at once; ReapExpired (called by a background thread every
+// Options::reap_interval) deletes expired records through the commit queue,
+// by work proportional to their number. Each removal takes a revision.
+//
+// Example:
+//
+//   kv::LevelDbStore::Options options;
+//   options.path = "/var/lib/kv";
+//   absl::StatusOr<std::unique_ptr<kv::LevelDbStore>> store =
+//       kv::LevelDbStore::Open(options);
+//   if (!store.ok()) return store.status();
+//   absl::StatusOr<uint64_t> version = (*store)->Set("myapp", "k", "v");
+//
+// Thread safety: every method may be called from any number of threads at
+// once. Callbacks of SetAsync and DeleteAsync run on the committer thread:
+// they must be quick, and must not wait for another write of the same store
+// (Set or Delete from a callback deadlocks; SetAsync and DeleteAsync are
+// fine).
+
+#ifndef KV_STORE_LEVELDB_STORE_H_
+#define KV_STORE_LEVELDB_STORE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "store/record.h"
+#include "store/store.h"
+
+namespace leveldb {
+class Cache;
+class DB;
+class Env;
+class FilterPolicy;
+class WriteBatch;
+}  // namespace leveldb
+
+namespace kv {
+
+class LevelDbStore : public Store {
+ public:
+  struct Options {
+    // path is the data directory; it is created (with its parents) if
+    // missing. Required.
+    std::string path;
+    // sync makes every commit group durable (fsync) before its callbacks
+    // run. Without it, a power cut (not a crash of the process) may lose the
+    // last acknowledged writes; versions still never repeat.
+    bool sync = true;
+    // block_cache_bytes is the size of LevelDB's block cache.
+    size_t block_cache_bytes = 8 << 20;
+    // clock answers the current time for ttl and expiry; empty: absl::Now.
+    std::function<absl::Time()> clock;
+    // env is the LevelDB environment, not owned, and must outlive the
+    // store; null: leveldb::Env::Default().
+    leveldb::Env* env = nullptr;
+    // reap_interval is how often a background thread calls ReapExpired;
+    // zero or negative: no such thread.
+    absl::Duration reap_interval = absl::Seconds(1);
+  };
+
+  // Open opens the store in options.path, creating it if missing, with
+  // LevelDB's paranoid checks on.
+  //
+  // Returns the store on success. Returns FAILED_PRECONDITION when another
+  // process (or another store in this one) holds the directory's LOCK file,
+  // or when the directory holds a format this release cannot read;
+  // DATA_LOSS when the database is corrupted, naming the file and the
+  // repair command; INVALID_ARGUMENT for an empty path; INTERNAL for any
+  // other failure, with LevelDB's message.
+  static absl::StatusOr<std::unique_ptr<LevelDbStore>> Open(
+      const Options& options);
+
+  // Repair runs LevelDB's RepairDB on the database in path, which must not
+  // be open. It salvages what it can of a corrupted database; records in
+  // damaged files may be lost. Back the directory up first.
+  //
+  // Returns OK when the database can be opened afterwards, or the error
+  // LevelDB reported (INTERNAL, or FAILED_PRECONDITION when it is locked).
+  static absl::Status Repair(const std::string& path);
+
+  // Destroying the store stops the reaper, commits every queued write and
+  // runs its callback, then closes LevelDB.
+  ~LevelDbStore() override;
+
+  absl::StatusOr<std::optional<Entry>> Get(absl::string_view namespace_name,
+                                           absl::string_view key) override;
+  void SetAsync(absl::string_view namespace_name, absl::string_view key,
+                std::string value, absl::Duration ttl,
+                SetCallback done) override;
+  void DeleteAsync(absl::string_view namespace_name, absl::string_view key,
+                   DeleteCallback done) override;
+  absl::StatusOr<ListPage> List(absl::string_view namespace_name,
+                                absl::string_view prefix,
+                                absl::string_view start_after,
+                                int limit) override;
+  StoreStats Stats() const override;
+
+  // ReapExpired deletes every record whose expiry has passed by the clock,
+  // through the commit queue; a record that was written again meanwhile is
+  // kept. Each deletion takes a revision.
+  //
+  // Returns how many records it deleted, or the first error LevelDB
+  // reported (DATA_LOSS for a corrupted index entry, INTERNAL otherwise).
+  // Must not be called from a SetAsync or DeleteAsync callback.
+  absl::StatusOr<int> ReapExpired();
+
+ private:
+  // Op is one queued write.
+  struct Op {
+    enum class Kind { kSet, kDelete, kReap };
+    Kind kind = Kind::kSet;
+    std::string storage_key;
+    // record is the encoded record of a kSet, its revision still 0.
+    std::string record;
+    // expiry_micros is the new record's expiry (kSet) or the expiry of the
+    // index entry being reaped (kReap).
+    int64_t expiry_micros = 0;
+    // revision is the revision the reaped index entry points at (kReap).
+    uint64_t revision = 0;
+    SetCallback set_done;
+    DeleteCallback delete_done;  // kDelete and kReap.
+
+    // Results, filled in by the committer.
+    absl::Status status;
+    uint64_t version = 0;
+    bool deleted = false;
+  };
+
+  explicit LevelDbStore(const Options& options);
+
+  absl::Status Recover();
+  int64_t NowMicros() const;
+  absl::StatusOr<std::optional<RecordHeader>> ReadHeader(
+      const std::string& storage_key);
+  void Enqueue(Op op);
+  bool QueueReady() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_);
+  void CommitLoop();
+  void CommitGroup(std::deque<Op>& group);
+  void ReapLoop();
+
+  const Options options_;
+  std::unique_ptr<const leveldb::FilterPolicy> filter_policy_;
+  std::unique_ptr<leveldb::Cache> block_cache_;
+  std::unique_ptr<leveldb::DB> db_;
+
+  // Owned by the committer thread once it runs.
+  uint64_t next_revision_ = 1;
+  uint64_t reserved_through_ = 0;
+
+  absl::Mutex queue_mu_;
+  std::deque<Op> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::thread committer_;
+
+  absl::Mutex reaper_mu_;
+  bool stop_reaper_ ABSL_GUARDED_BY(reaper_mu_) = false;
+  std::thread reaper_;
+
+  std::atomic<uint64_t> writes_{0};
+  std::atomic<uint64_t> commit_groups_{0};
+  std::atomic<uint64_t> syncs_{0};
+};
+
+}  // namespace kv
+
+#endif  // KV_STORE_LEVELDB_STORE_H_
