@@ -1,0 +1,99 @@
+// kv_service: the kv.v1.KV service on gRPC's asynchronous (completion
+// queue) API.
+//
+// KvService owns the generated AsyncService and the per-call state
+// machines. A Server (server.h) registers it, then runs Serve on one
+// thread per completion queue. Each call is validated first (limits.h);
+// nothing reaches the store on bad input. Get and List run inline on the
+// completion-queue thread. Set and Delete hand the write to
+// Store::SetAsync / DeleteAsync and finish the call from the store's
+// callback, so a completion-queue thread never waits for an fsync. A call
+// whose deadline has passed, or that the client cancelled, before its
+// store work starts is answered without that work.
+//
+// Example (what Server does):
+//
+//   kv::KvService service(store, max_value_bytes);
+//   builder.RegisterService(service.grpc_service());
+//   auto cq = builder.AddCompletionQueue();
+//   ... server = builder.BuildAndStart();
+//   std::thread t([&] { service.Serve(cq.get()); });
+//   server->Shutdown(deadline);
+//   service.StopServing();       // after the server is shut down
+//   t.join();
+//
+// Thread safety: Serve may run on any number of threads, each with its own
+// completion queue. StopServing may be called from any thread.
+
+#ifndef KV_SERVICE_KV_SERVICE_H_
+#define KV_SERVICE_KV_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "kv/v1/kv.grpc.pb.h"
+#include "store/store.h"
+
+namespace kv {
+
+class KvService {
+ public:
+  // Serves store (not owned; it must outlive this object) with values of
+  // at most max_value_bytes bytes.
+  KvService(Store* store, int64_t max_value_bytes);
+  KvService(const KvService&) = delete;
+  KvService& operator=(const KvService&) = delete;
+
+  // The destructor expects every Serve to have returned.
+  ~KvService();
+
+  // grpc_service answers the service to register with a ServerBuilder
+  // before the server is built. Owned by this object.
+  grpc::Service* grpc_service() { return &async_service_; }
+
+  // Serve waits for calls of every rpc on cq and answers them until
+  // StopServing has shut cq down and its last event has been handled. The
+  // server that owns cq must have been built with grpc_service()
+  // registered. Blocks; returns once cq is drained.
+  void Serve(grpc::ServerCompletionQueue* cq);
+
+  // StopServing waits until no Set or Delete is waiting for the store,
+  // then shuts down every completion queue given to Serve, so that each
+  // Serve returns once its queue is drained. Call it after the server's
+  // Shutdown has returned. Idempotent.
+  void StopServing();
+
+ private:
+  // KvCall (kv_service.cc) is the base of the per-call state machines.
+  friend class KvCall;
+
+  // Queue is one completion queue given to Serve.
+  struct Queue {
+    grpc::ServerCompletionQueue* cq;
+    absl::Mutex mu;
+    // open is false once StopServing shut cq down: requesting a call on a
+    // shut-down queue is not allowed.
+    bool open ABSL_GUARDED_BY(mu) = true;
+  };
+
+  void StoreWorkStarted();
+  void StoreWorkDone();
+
+  Store* const store_;
+  const int64_t max_value_bytes_;
+  v1::KV::AsyncService async_service_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t store_work_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::unique_ptr<Queue>> queues_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kv
+
+#endif  // KV_SERVICE_KV_SERVICE_H_

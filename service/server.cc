@@ -1,0 +1,119 @@
+#include "service/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "service/kv_service.h"
+#include "service/limits.h"
+
+namespace kv {
+namespace {
+
+// Room for the other fields and the framing of a SetRequest whose value
+// is at the limit: namespace and key take at most 1,152 bytes.
+constexpr int64_t kTransportHeadroomBytes = 64 << 10;
+
+constexpr char kServiceName[] = "kv.v1.KV";
+
+// HostOf answers the host part of a HOST:PORT address ("[::1]" stays in
+// brackets).
+std::string HostOf(const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return listen;
+  return listen.substr(0, colon);
+}
+
+}  // namespace
+
+Server::Server(const ServerOptions& options, Store* store)
+    : options_(options),
+      service_(std::make_unique<KvService>(store, options.max_value_bytes)) {}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(
+    const ServerOptions& options, Store* store) {
+  absl::Status valid = ValidateMaxValueBytes(options.max_value_bytes);
+  if (!valid.ok()) return valid;
+  if (options.threads < 1) {
+    return absl::InvalidArgumentError("threads: must be at least 1");
+  }
+  if (options.drain_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("drain_timeout: must not be negative");
+  }
+
+  // Both are process-wide switches read when a server is built.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  std::unique_ptr<Server> server(new Server(options, store));
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
+                           &port);
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(options.max_value_bytes + kTransportHeadroomBytes));
+  builder.RegisterService(server->service_->grpc_service());
+  for (int i = 0; i < options.threads; ++i) {
+    server->queues_.push_back(builder.AddCompletionQueue());
+  }
+
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || port == 0) {
+    // The queues were never served; they still have to be shut down and
+    // drained before they are destroyed.
+    if (server->server_ != nullptr) server->server_->Shutdown();
+    for (auto& queue : server->queues_) {
+      queue->Shutdown();
+      void* tag;
+      bool ok;
+      while (queue->Next(&tag, &ok)) {
+      }
+    }
+    server->queues_.clear();
+    absl::MutexLock lock(&server->shutdown_mu_);
+    server->shut_down_ = true;
+    return absl::UnavailableError(
+        absl::StrCat("listen: cannot listen on ", options.listen));
+  }
+  server->port_ = port;
+  server->address_ = absl::StrCat(HostOf(options.listen), ":", port);
+
+  grpc::HealthCheckServiceInterface* health =
+      server->server_->GetHealthCheckService();
+  health->SetServingStatus("", true);
+  health->SetServingStatus(kServiceName, true);
+
+  for (auto& queue : server->queues_) {
+    grpc::ServerCompletionQueue* cq = queue.get();
+    KvService* service = server->service_.get();
+    server->threads_.emplace_back([service, cq] { service->Serve(cq); });
+  }
+  return server;
+}
+
+Server::~Server() { Shutdown(); }
+
+void Server::Shutdown() {
+  absl::MutexLock lock(&shutdown_mu_);
+  if (shut_down_) return;
+
+  // Health first, so that a balancer stops sending calls before they
+  // would be refused.
+  server_->GetHealthCheckService()->Shutdown();
+
+  // gRPC waits for calls in flight until the deadline, then cancels them
+  // and closes every connection, idle or not.
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    absl::ToChronoNanoseconds(options_.drain_timeout));
+
+  service_->StopServing();
+  for (std::thread& thread : threads_) thread.join();
+  threads_.clear();
+  shut_down_ = true;
+}
+
+}  // namespace kv
