@@ -37,6 +37,15 @@
 namespace kv {
 namespace {
 
+// Reads verify block checksums: a damaged block is then DATA_LOSS rather
+// than a wrong value. Only blocks read from disk pay for it; cached blocks
+// were checked when they were read.
+leveldb::ReadOptions VerifiedReads() {
+  leveldb::ReadOptions options;
+  options.verify_checksums = true;
+  return options;
+}
+
 // A commit group stops growing at this size so that one huge burst does not
 // hold every callback in it back for long; a single larger write still goes
 // alone.
@@ -84,7 +93,8 @@ absl::Status FromLevelDb(const leveldb::Status& s) {
 }
 
 bool IsLockError(const leveldb::Status& s) {
-  return s.IsIOError() && absl::StrContains(s.ToString(), "lock ");
+  // LevelDB's POSIX Env prefixes exactly its lock failures with "lock ".
+  return s.IsIOError() && absl::StartsWith(s.ToString(), "IO error: lock ");
 }
 
 std::string LockFile(const std::string& path) { return path + "/LOCK"; }
@@ -96,16 +106,60 @@ absl::Status LockedError(const std::string& path, const leveldb::Status& s) {
       s.ToString(), ")"));
 }
 
-absl::Status OpenError(const std::string& path, const leveldb::Status& s) {
+// CorruptFile names the file a failed open complained about. LevelDB's
+// status says only what was wrong ("checksum mismatch"); the file appears in
+// the lines it wrote to the directory's LOG during the attempt.
+std::string CorruptFile(leveldb::Env* env, const std::string& path) {
+  std::string log;
+  if (!leveldb::ReadFileToString(env, path + "/LOG", &log).ok()) return "";
+  absl::string_view rest = log;
+  std::string file;
+  bool version_set = false;
+  while (!rest.empty()) {
+    const size_t end = std::min(rest.find('\n'), rest.size());
+    const absl::string_view line = rest.substr(0, end);
+    rest.remove_prefix(std::min(end + 1, rest.size()));
+    // A damaged log file: "<time> <thread> <file>: dropping N bytes; ...".
+    const size_t dropping = line.find(": dropping ");
+    if (dropping != absl::string_view::npos) {
+      const absl::string_view head = line.substr(0, dropping);
+      const size_t space = head.rfind(' ');
+      file = std::string(
+          space == absl::string_view::npos ? head : head.substr(space + 1));
+      break;
+    }
+    if (absl::StrContains(line, "Error recovering version set")) {
+      version_set = true;
+    }
+  }
+  if (file.empty() && version_set) {
+    // A damaged MANIFEST: CURRENT names the one that was read.
+    std::string current;
+    if (leveldb::ReadFileToString(env, path + "/CURRENT", &current).ok()) {
+      while (!current.empty() && current.back() == '\n') current.pop_back();
+      if (!current.empty()) file = absl::StrCat(path, "/", current);
+    }
+  }
+  return file;
+}
+
+absl::Status OpenError(leveldb::Env* env, const std::string& path,
+                       const leveldb::Status& s) {
   if (IsLockError(s)) return LockedError(path, s);
   if (s.IsCorruption()) {
-    return absl::DataLossError(
-        absl::StrCat("the database in data directory ", path, " is corrupted (",
-                     s.ToString(), "); back up ", path,
-                     ", then run `kv-server --repair --data_dir=", path, "`"));
+    const std::string file = CorruptFile(env, path);
+    return absl::DataLossError(absl::StrCat(
+        "the database in data directory ", path, " is corrupted",
+        file.empty() ? "" : absl::StrCat(": file ", file, " is damaged"), " (",
+        s.ToString(), "); back up ", path,
+        ", then run `kv-server --repair --data_dir=", path, "`"));
   }
   return absl::InternalError(absl::StrCat(
       "cannot open the database in data directory ", path, ": ", s.ToString()));
+}
+
+leveldb::Env* Env(const LevelDbStore::Options& options) {
+  return options.env != nullptr ? options.env : leveldb::Env::Default();
 }
 
 int64_t SaturatingAdd(int64_t a, int64_t b) {
@@ -133,6 +187,15 @@ absl::StatusOr<std::unique_ptr<LevelDbStore>> LevelDbStore::Open(
     }
   }
 
+  // LevelDB moves the LOG of the directory aside before it tries the lock,
+  // so a second server would bury the first one's log: try the lock first.
+  leveldb::Env* env = Env(options);
+  if (options.env != nullptr) env->CreateDir(options.path);
+  leveldb::FileLock* lock = nullptr;
+  leveldb::Status s = env->LockFile(LockFile(options.path), &lock);
+  if (!s.ok()) return OpenError(env, options.path, s);
+  env->UnlockFile(lock);
+
   std::unique_ptr<LevelDbStore> store(new LevelDbStore(options));
   store->filter_policy_.reset(leveldb::NewBloomFilterPolicy(10));
   store->block_cache_.reset(leveldb::NewLRUCache(options.block_cache_bytes));
@@ -141,11 +204,11 @@ absl::StatusOr<std::unique_ptr<LevelDbStore>> LevelDbStore::Open(
   db_options.paranoid_checks = true;
   db_options.block_cache = store->block_cache_.get();
   db_options.filter_policy = store->filter_policy_.get();
-  if (options.env != nullptr) db_options.env = options.env;
+  db_options.env = env;
 
   leveldb::DB* db = nullptr;
-  leveldb::Status s = leveldb::DB::Open(db_options, options.path, &db);
-  if (!s.ok()) return OpenError(options.path, s);
+  s = leveldb::DB::Open(db_options, options.path, &db);
+  if (!s.ok()) return OpenError(env, options.path, s);
   store->db_.reset(db);
 
   absl::Status recovered = store->Recover();
@@ -202,10 +265,10 @@ LevelDbStore::~LevelDbStore() {
 
 absl::Status LevelDbStore::Recover() {
   std::string raw;
-  leveldb::Status s =
-      db_->Get(leveldb::ReadOptions(), Slice(kFormatVersionKey), &raw);
+  leveldb::Status s = db_->Get(VerifiedReads(), Slice(kFormatVersionKey), &raw);
   const bool has_format = s.ok();
-  if (!s.ok() && !s.IsNotFound()) return OpenError(options_.path, s);
+  if (!s.ok() && !s.IsNotFound())
+    return OpenError(Env(options_), options_.path, s);
   if (has_format && raw != kFormatVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
         "data directory ", options_.path, " holds store format version ", raw,
@@ -213,7 +276,7 @@ absl::Status LevelDbStore::Recover() {
   }
 
   uint64_t reserved = 0;
-  s = db_->Get(leveldb::ReadOptions(), Slice(kReservedRevisionKey), &raw);
+  s = db_->Get(VerifiedReads(), Slice(kReservedRevisionKey), &raw);
   if (s.ok()) {
     if (!ParseFixed64(raw, &reserved)) {
       return absl::DataLossError(absl::StrCat(
@@ -224,8 +287,7 @@ absl::Status LevelDbStore::Recover() {
   } else if (s.IsNotFound()) {
     // Without a mark (a new store, or one whose mark a repair lost), the
     // records themselves bound the revisions handed out so far.
-    std::unique_ptr<leveldb::Iterator> it(
-        db_->NewIterator(leveldb::ReadOptions()));
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(VerifiedReads()));
     for (it->Seek(leveldb::Slice(&kRecordSpace, 1));
          it->Valid() && it->key()[0] == kRecordSpace; it->Next()) {
       absl::StatusOr<RecordHeader> header =
@@ -233,9 +295,10 @@ absl::Status LevelDbStore::Recover() {
       if (!header.ok()) return header.status();
       reserved = std::max(reserved, header->revision);
     }
-    if (!it->status().ok()) return OpenError(options_.path, it->status());
+    if (!it->status().ok())
+      return OpenError(Env(options_), options_.path, it->status());
   } else {
-    return OpenError(options_.path, s);
+    return OpenError(Env(options_), options_.path, s);
   }
   next_revision_ = reserved + 1;
   reserved_through_ = reserved;
@@ -245,7 +308,7 @@ absl::Status LevelDbStore::Recover() {
     write_options.sync = true;
     s = db_->Put(write_options, Slice(kFormatVersionKey),
                  Slice(kFormatVersion));
-    if (!s.ok()) return OpenError(options_.path, s);
+    if (!s.ok()) return OpenError(Env(options_), options_.path, s);
   }
   return absl::OkStatus();
 }
@@ -258,8 +321,8 @@ int64_t LevelDbStore::NowMicros() const {
 absl::StatusOr<std::optional<Entry>> LevelDbStore::Get(
     absl::string_view namespace_name, absl::string_view key) {
   std::string raw;
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(),
-                               EncodeRecordKey(namespace_name, key), &raw);
+  leveldb::Status s =
+      db_->Get(VerifiedReads(), EncodeRecordKey(namespace_name, key), &raw);
   if (s.IsNotFound()) return std::nullopt;
   if (!s.ok()) return FromLevelDb(s);
 
@@ -325,8 +388,7 @@ absl::StatusOr<ListPage> LevelDbStore::List(absl::string_view namespace_name,
 
   ListPage page;
   const int64_t now = NowMicros();
-  std::unique_ptr<leveldb::Iterator> it(
-      db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(VerifiedReads()));
   for (it->Seek(start); it->Valid(); it->Next()) {
     const absl::string_view storage_key = View(it->key());
     if (!absl::StartsWith(storage_key, scan_prefix)) break;
@@ -363,8 +425,7 @@ absl::StatusOr<int> LevelDbStore::ReapExpired() {
 
   // The iterator reads a snapshot, so removals made meanwhile do not
   // disturb the scan; each removal rechecks the record's revision.
-  std::unique_ptr<leveldb::Iterator> it(
-      db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(VerifiedReads()));
   it->Seek(leveldb::Slice(&kExpirySpace, 1));
   while (true) {
     std::vector<Op> chunk;
@@ -391,6 +452,7 @@ absl::StatusOr<int> LevelDbStore::ReapExpired() {
     }
     if (!it->status().ok()) return FromLevelDb(it->status());
     if (chunk.empty()) break;
+    if (after_reap_scan_) after_reap_scan_();
 
     {
       absl::MutexLock lock(&waiter.mu);
@@ -474,7 +536,7 @@ void LevelDbStore::CommitLoop() {
 absl::StatusOr<std::optional<RecordHeader>> LevelDbStore::ReadHeader(
     const std::string& storage_key) {
   std::string raw;
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(), storage_key, &raw);
+  leveldb::Status s = db_->Get(VerifiedReads(), storage_key, &raw);
   if (s.IsNotFound()) return std::nullopt;
   if (!s.ok()) return FromLevelDb(s);
   absl::StatusOr<RecordHeader> header = DecodeRecordHeader(raw);

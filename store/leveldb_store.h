@@ -137,6 +137,8 @@ class LevelDbStore : public Store {
   absl::StatusOr<int> ReapExpired();
 
  private:
+  friend class LevelDbStoreTestPeer;
+
   // Op is one queued write.
   struct Op {
     enum class Kind { kSet, kDelete, kReap };
@@ -188,6 +190,10 @@ class LevelDbStore : public Store {
   absl::Mutex reaper_mu_;
   bool stop_reaper_ ABSL_GUARDED_BY(reaper_mu_) = false;
   std::thread reaper_;
+
+  // Test-only: runs after each scan of ReapExpired, before its removals are
+  // queued.
+  std::function<void()> after_reap_scan_;
 
   std::atomic<uint64_t> writes_{0};
   std::atomic<uint64_t> commit_groups_{0};
