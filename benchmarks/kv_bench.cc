@@ -354,11 +354,12 @@ void Driver::Run() {
     if (Issue(*slot)) ++outstanding;
   }
 
-  // A server that stops answering must not hang the benchmark: once
-  // stopping, calls still out after kDrainLimit are cancelled.
-  constexpr auto kDrainLimit = std::chrono::seconds(10);
-  std::optional<Clock::time_point> stop_seen;
-  bool cancelled = false;
+  // A server that stops answering must not hang the benchmark: when no call
+  // has completed for kStallLimit, the calls still out are cancelled (they
+  // end as errors) and no new call is issued.
+  constexpr auto kStallLimit = std::chrono::seconds(10);
+  Clock::time_point last_completion = Clock::now();
+  bool stalled = false;
   while (outstanding > 0) {
     void* tag = nullptr;
     bool ok = false;
@@ -367,21 +368,22 @@ void Driver::Run() {
         std::chrono::system_clock::now() + std::chrono::milliseconds(100));
     const Clock::time_point now = Clock::now();
     const Phase phase = shared_->phase.load(std::memory_order_acquire);
-    if (phase == Phase::kStop && !stop_seen) stop_seen = now;
     if (status == grpc::CompletionQueue::TIMEOUT) {
-      if (stop_seen && !cancelled && now - *stop_seen > kDrainLimit) {
+      if (!stalled && now - last_completion > kStallLimit) {
+        // Cancelling a call that has already ended does nothing.
         for (auto& slot : slots_) {
           if (slot->context) slot->context->TryCancel();
         }
-        cancelled = true;
+        stalled = true;
       }
       continue;
     }
     if (status == grpc::CompletionQueue::SHUTDOWN) break;
 
+    last_completion = now;
     Slot& slot = *static_cast<Slot*>(tag);
     Complete(slot, now, phase);
-    if (phase == Phase::kStop || !Issue(slot)) --outstanding;
+    if (stalled || phase == Phase::kStop || !Issue(slot)) --outstanding;
   }
 
   cq_.Shutdown();
