@@ -241,6 +241,39 @@ absl::Status LevelDbStore::Repair(const std::string& path) {
         absl::StrCat("cannot repair the database in data directory ", path,
                      ": ", s.ToString()));
   }
+  return RaiseMarkAfterRepair(path);
+}
+
+// A repair may bring back an older revision mark from an older table, or
+// none, while records above it survive; and revisions of deleted keys leave
+// no record at all. Raising the mark above every surviving revision by a
+// whole block keeps versions from repeating.
+absl::Status LevelDbStore::RaiseMarkAfterRepair(const std::string& path) {
+  leveldb::Options db_options;
+  db_options.paranoid_checks = true;
+  leveldb::DB* raw = nullptr;
+  leveldb::Status s = leveldb::DB::Open(db_options, path, &raw);
+  if (!s.ok()) return OpenError(leveldb::Env::Default(), path, s);
+  std::unique_ptr<leveldb::DB> db(raw);
+
+  uint64_t highest = 0;
+  std::string mark;
+  s = db->Get(VerifiedReads(), Slice(kReservedRevisionKey), &mark);
+  if (s.ok() && !ParseFixed64(mark, &highest)) highest = 0;
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(VerifiedReads()));
+  for (it->Seek(leveldb::Slice(&kRecordSpace, 1));
+       it->Valid() && it->key()[0] == kRecordSpace; it->Next()) {
+    absl::StatusOr<RecordHeader> header = DecodeRecordHeader(View(it->value()));
+    if (header.ok()) highest = std::max(highest, header->revision);
+  }
+  if (!it->status().ok()) return FromLevelDb(it->status());
+  it.reset();
+
+  leveldb::WriteOptions write_options;
+  write_options.sync = true;
+  s = db->Put(write_options, Slice(kReservedRevisionKey),
+              Fixed64(highest + kRevisionBlock));
+  if (!s.ok()) return FromLevelDb(s);
   return absl::OkStatus();
 }
 
@@ -267,8 +300,9 @@ absl::Status LevelDbStore::Recover() {
   std::string raw;
   leveldb::Status s = db_->Get(VerifiedReads(), Slice(kFormatVersionKey), &raw);
   const bool has_format = s.ok();
-  if (!s.ok() && !s.IsNotFound())
+  if (!s.ok() && !s.IsNotFound()) {
     return OpenError(Env(options_), options_.path, s);
+  }
   if (has_format && raw != kFormatVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
         "data directory ", options_.path, " holds store format version ", raw,
@@ -277,6 +311,7 @@ absl::Status LevelDbStore::Recover() {
 
   uint64_t reserved = 0;
   s = db_->Get(VerifiedReads(), Slice(kReservedRevisionKey), &raw);
+  const bool has_mark = s.ok();
   if (s.ok()) {
     if (!ParseFixed64(raw, &reserved)) {
       return absl::DataLossError(absl::StrCat(
@@ -295,19 +330,22 @@ absl::Status LevelDbStore::Recover() {
       if (!header.ok()) return header.status();
       reserved = std::max(reserved, header->revision);
     }
-    if (!it->status().ok())
+    if (!it->status().ok()) {
       return OpenError(Env(options_), options_.path, it->status());
+    }
   } else {
     return OpenError(Env(options_), options_.path, s);
   }
   next_revision_ = reserved + 1;
   reserved_through_ = reserved;
 
-  if (!has_format) {
+  if (!has_format || !has_mark) {
+    leveldb::WriteBatch batch;
+    batch.Put(Slice(kFormatVersionKey), Slice(kFormatVersion));
+    batch.Put(Slice(kReservedRevisionKey), Fixed64(reserved));
     leveldb::WriteOptions write_options;
     write_options.sync = true;
-    s = db_->Put(write_options, Slice(kFormatVersionKey),
-                 Slice(kFormatVersion));
+    s = db_->Write(write_options, &batch);
     if (!s.ok()) return OpenError(Env(options_), options_.path, s);
   }
   return absl::OkStatus();
@@ -451,8 +489,11 @@ absl::StatusOr<int> LevelDbStore::ReapExpired() {
       chunk.push_back(std::move(op));
     }
     if (!it->status().ok()) return FromLevelDb(it->status());
+    {
+      absl::MutexLock lock(&hook_mu_);
+      if (after_reap_scan_) after_reap_scan_();
+    }
     if (chunk.empty()) break;
-    if (after_reap_scan_) after_reap_scan_();
 
     {
       absl::MutexLock lock(&waiter.mu);

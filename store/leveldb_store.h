@@ -106,8 +106,13 @@ class LevelDbStore : public Store {
   // be open. It salvages what it can of a corrupted database; records in
   // damaged files may be lost. Back the directory up first.
   //
-  // Returns OK when the database can be opened afterwards, or the error
-  // LevelDB reported (INTERNAL, or FAILED_PRECONDITION when it is locked).
+  // Afterwards it raises the revision mark above every surviving version,
+  // so versions do not repeat; the next version then jumps ahead.
+  //
+  // Returns OK when the database opens afterwards; FAILED_PRECONDITION when
+  // the directory is locked (a kv-server uses it); DATA_LOSS when it is
+  // still unreadable; INTERNAL for any other failure, with LevelDB's
+  // message.
   static absl::Status Repair(const std::string& path);
 
   // Destroying the store stops the reaper, commits every queued write and
@@ -162,6 +167,7 @@ class LevelDbStore : public Store {
 
   explicit LevelDbStore(const Options& options);
 
+  static absl::Status RaiseMarkAfterRepair(const std::string& path);
   absl::Status Recover();
   int64_t NowMicros() const;
   absl::StatusOr<std::optional<RecordHeader>> ReadHeader(
@@ -191,9 +197,10 @@ class LevelDbStore : public Store {
   bool stop_reaper_ ABSL_GUARDED_BY(reaper_mu_) = false;
   std::thread reaper_;
 
-  // Test-only: runs after each scan of ReapExpired, before its removals are
-  // queued.
-  std::function<void()> after_reap_scan_;
+  // Test-only: runs after each scan of ReapExpired (including the last,
+  // empty one), before its removals are queued.
+  absl::Mutex hook_mu_;
+  std::function<void()> after_reap_scan_ ABSL_GUARDED_BY(hook_mu_);
 
   std::atomic<uint64_t> writes_{0};
   std::atomic<uint64_t> commit_groups_{0};
