@@ -56,7 +56,7 @@ Usage:
 get writes the value exactly as stored, with no newline added, so that
 `kvctl get KEY > file` keeps the bytes. set prints the version the write
 took, followed by a newline. Flags may come before or after the command;
-`--` ends the flags, for a key or value that starts with `--`.
+`--` ends the flags, for a key or value that starts with `-`.
 
 Environment:
   KV_ADDRESS    server address when --address is not given
