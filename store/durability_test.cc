@@ -236,7 +236,9 @@ TEST_F(DurabilityTest, VersionsNeverRepeatAfterPowerCutAmidConcurrentWrites) {
   // Whatever survived carries the version it was acknowledged with.
   for (const Acked& write : acked) {
     std::optional<Entry> entry = MustGet(*store, write.key);
-    if (entry.has_value()) EXPECT_EQ(entry->version, write.version);
+    if (entry.has_value()) {
+      EXPECT_EQ(entry->version, write.version);
+    }
   }
 }
 

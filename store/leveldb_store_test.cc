@@ -1,5 +1,8 @@
 #include "store/leveldb_store.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -347,6 +350,42 @@ TEST_F(LevelDbStoreTest, SecondOpenFailsNamingDirectoryAndLock) {
   EXPECT_TRUE(std::filesystem::exists(path_ + "/LOG"));
   EXPECT_FALSE(std::filesystem::exists(path_ + "/LOG.old"));
   EXPECT_TRUE(first->Set("app", "k", "v").ok());
+}
+
+TEST_F(LevelDbStoreTest, OpenFailsWhileAnotherProcessHoldsTheDirectory) {
+  int ready[2], done[2];
+  ASSERT_EQ(pipe(ready), 0);
+  ASSERT_EQ(pipe(done), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The child holds the store open until the parent has tried.
+    absl::StatusOr<std::unique_ptr<LevelDbStore>> store =
+        LevelDbStore::Open(Options());
+    const char byte = store.ok() ? 'y' : 'n';
+    if (write(ready[1], &byte, 1) != 1) _exit(2);
+    char ignored;
+    if (read(done[0], &ignored, 1) != 1) _exit(3);
+    _exit(0);
+  }
+  char byte = 0;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  ASSERT_EQ(byte, 'y');
+
+  absl::StatusOr<std::unique_ptr<LevelDbStore>> store =
+      LevelDbStore::Open(Options());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition)
+      << store.status();
+  EXPECT_THAT(store.status().message(), HasSubstr(path_ + "/LOCK"));
+  EXPECT_THAT(store.status().message(), HasSubstr("another kv-server"));
+
+  ASSERT_EQ(write(done[1], "x", 1), 1);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  for (int fd : {ready[0], ready[1], done[0], done[1]}) close(fd);
+  // Once the other process is gone, the directory opens.
+  EXPECT_NE(MustOpen(), nullptr);
 }
 
 TEST_F(LevelDbStoreTest, RepairOfOpenStoreIsRefused) {
