@@ -46,6 +46,12 @@ _CHANNEL_OPTIONS = (
     # gRPC stops retrying a call whose request outgrows this buffer; a set
     # of the largest value must stay retryable like a small one.
     ("grpc.per_rpc_retry_buffer_size", MAX_MESSAGE_BYTES),
+    # gRPC's default reconnect backoff grows to 120 s, so a client that
+    # saw the server down for a while would keep failing long after the
+    # server is back. Runners are short-lived: retry a connection at least
+    # once a second.
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
 )
 
 _channels_lock = threading.Lock()

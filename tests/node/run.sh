@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# run.sh KV_SERVER: runs the Node.js test of kv.v1.KV against the kv-server
+# binary KV_SERVER. Installs the pinned npm packages of package.json first
+# when node_modules is missing or older than package.json.
+set -euo pipefail
+cd "$(dirname "$0")"
+export KV_SERVER=$1
+if [ ! -d node_modules ] || [ package.json -nt node_modules ]; then
+  npm install --no-audit --no-fund --loglevel=error
+  touch node_modules
+fi
+exec node --test kv.test.js
