@@ -654,6 +654,91 @@ void PrintTable(const Report& r) {
 
 // ---------------------------------------------------------------------------
 
+// Connect opens `count` channels to `target`, each its own TCP connection,
+// and answers a stub on each; UNAVAILABLE when one does not connect within
+// 10 s.
+absl::StatusOr<std::vector<std::unique_ptr<KvStub>>> Connect(
+    const std::string& target, int count) {
+  std::vector<std::unique_ptr<KvStub>> stubs;
+  for (int i = 0; i < count; ++i) {
+    // Channels with equal arguments would share one connection.
+    grpc::ChannelArguments args;
+    args.SetInt("kv.bench.channel", i);
+    args.SetMaxReceiveMessageSize(-1);
+    args.SetMaxSendMessageSize(-1);
+    std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+        target, grpc::InsecureChannelCredentials(), args);
+    if (!channel->WaitForConnected(std::chrono::system_clock::now() +
+                                   std::chrono::seconds(10))) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot connect to ", target, " within 10 s"));
+    }
+    stubs.push_back(kv::v1::KV::NewStub(channel));
+  }
+  return stubs;
+}
+
+// Measure runs the drivers to the end and fills in the window's length,
+// client CPU and server figures of `report`. In load mode the window is the
+// whole fill; otherwise the drivers warm up for --warmup and the window is
+// the --duration after it. Fails when the server cannot be sampled.
+absl::Status Measure(std::vector<std::unique_ptr<Driver>>& drivers,
+                     Driver::Shared& shared, int server_pid,
+                     const std::string& server_log, Report& report) {
+  std::vector<std::thread> threads;
+  auto start_drivers = [&] {
+    for (auto& driver : drivers) {
+      threads.emplace_back([d = driver.get()] { d->Run(); });
+    }
+  };
+  auto join_drivers = [&] {
+    for (auto& thread : threads) thread.join();
+  };
+
+  absl::StatusOr<ServerSample> before, after;
+  Clock::time_point start, end;
+  double client_cpu_before, client_cpu_after;
+  if (report.load) {
+    shared.phase = Phase::kMeasure;
+    before = SampleServer(server_pid, server_log);
+    client_cpu_before = ClientCpuSeconds();
+    start = Clock::now();
+    start_drivers();
+    join_drivers();
+    end = Clock::now();
+    client_cpu_after = ClientCpuSeconds();
+    after = SampleServer(server_pid, server_log);
+  } else {
+    start_drivers();
+    absl::SleepFor(absl::GetFlag(FLAGS_warmup));
+    before = SampleServer(server_pid, server_log);
+    client_cpu_before = ClientCpuSeconds();
+    start = Clock::now();
+    shared.phase.store(Phase::kMeasure, std::memory_order_release);
+    absl::SleepFor(absl::GetFlag(FLAGS_duration));
+    shared.phase.store(Phase::kStop, std::memory_order_release);
+    end = Clock::now();
+    client_cpu_after = ClientCpuSeconds();
+    after = SampleServer(server_pid, server_log);
+    join_drivers();
+  }
+  if (!before.ok()) return before.status();
+  if (!after.ok()) return after.status();
+
+  report.seconds = std::chrono::duration<double>(end - start).count();
+  report.client_cpu_seconds = client_cpu_after - client_cpu_before;
+  if (before->cpu_seconds && after->cpu_seconds) {
+    report.server_cpu_seconds = *after->cpu_seconds - *before->cpu_seconds;
+  }
+  if (before->stats && after->stats) {
+    report.server_stats =
+        ServerStats{after->stats->writes - before->stats->writes,
+                    after->stats->commit_groups - before->stats->commit_groups,
+                    after->stats->syncs - before->stats->syncs};
+  }
+  return absl::OkStatus();
+}
+
 int Fail(const absl::Status& status) {
   std::cerr << "kv-bench: " << status.message() << "\n";
   return 1;
@@ -695,24 +780,12 @@ int Main() {
     setup.value[i] = static_cast<char>('a' + i % 26);
   }
 
-  // Channels with equal arguments would share one connection.
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
-  std::vector<std::unique_ptr<KvStub>> stubs;
-  for (int i = 0; i < report.channels; ++i) {
-    grpc::ChannelArguments args;
-    args.SetInt("kv.bench.channel", i);
-    args.SetMaxReceiveMessageSize(-1);
-    args.SetMaxSendMessageSize(-1);
-    channels.push_back(grpc::CreateCustomChannel(
-        report.target, grpc::InsecureChannelCredentials(), args));
-    if (!channels.back()->WaitForConnected(std::chrono::system_clock::now() +
-                                           std::chrono::seconds(10))) {
-      return Fail(absl::UnavailableError(
-          absl::StrCat("cannot connect to ", report.target, " within 10 s")));
-    }
-    stubs.push_back(kv::v1::KV::NewStub(channels.back()));
-  }
+  absl::StatusOr<std::vector<std::unique_ptr<KvStub>>> stubs =
+      Connect(report.target, report.channels);
+  if (!stubs.ok()) return Fail(stubs.status());
 
+  // Slots are spread round-robin over channels and, independently, over
+  // driver threads.
   Driver::Shared shared;
   shared.setup = &setup;
   shared.mix = *mix;
@@ -720,7 +793,8 @@ int Main() {
   shared.load = report.load;
   std::vector<std::vector<KvStub*>> slot_stubs(report.threads);
   for (int i = 0; i < report.in_flight; ++i) {
-    slot_stubs[i % report.threads].push_back(stubs[i % report.channels].get());
+    slot_stubs[i % report.threads].push_back(
+        (*stubs)[i % report.channels].get());
   }
   std::vector<std::unique_ptr<Driver>> drivers;
   for (int t = 0; t < report.threads; ++t) {
@@ -728,41 +802,9 @@ int Main() {
         std::make_unique<Driver>(&shared, slot_stubs[t], 0x6b76 + t));
   }
 
-  // Load mode measures the whole fill; a run warms up first.
-  if (report.load) shared.phase = Phase::kMeasure;
-  std::vector<std::thread> threads;
-  absl::StatusOr<ServerSample> before = ServerSample{};
-  Clock::time_point start = Clock::now();
-  double client_cpu_before = ClientCpuSeconds();
-  if (report.load) before = SampleServer(server_pid, server_log);
-  for (auto& driver : drivers) {
-    threads.emplace_back([d = driver.get()] { d->Run(); });
-  }
-  if (!report.load) {
-    absl::SleepFor(absl::GetFlag(FLAGS_warmup));
-    before = SampleServer(server_pid, server_log);
-    start = Clock::now();
-    client_cpu_before = ClientCpuSeconds();
-    shared.phase.store(Phase::kMeasure, std::memory_order_release);
-    absl::SleepFor(absl::GetFlag(FLAGS_duration));
-    shared.phase.store(Phase::kStop, std::memory_order_release);
-  }
-  Clock::time_point end = Clock::now();
-  double client_cpu_after = ClientCpuSeconds();
-  if (report.load) {
-    for (auto& thread : threads) thread.join();
-    end = Clock::now();
-    client_cpu_after = ClientCpuSeconds();
-  }
-  absl::StatusOr<ServerSample> after = SampleServer(server_pid, server_log);
-  for (auto& thread : threads) {
-    if (thread.joinable()) thread.join();
-  }
-  if (!before.ok()) return Fail(before.status());
-  if (!after.ok()) return Fail(after.status());
-
-  report.seconds = std::chrono::duration<double>(end - start).count();
-  report.client_cpu_seconds = client_cpu_after - client_cpu_before;
+  absl::Status measured =
+      Measure(drivers, shared, server_pid, server_log, report);
+  if (!measured.ok()) return Fail(measured);
   std::string first_error;
   for (const auto& driver : drivers) {
     const DriverResult& r = driver->result();
@@ -771,15 +813,6 @@ int Main() {
     report.errors += r.errors;
     report.misses += r.misses;
     if (first_error.empty()) first_error = r.first_error;
-  }
-  if (before->cpu_seconds && after->cpu_seconds) {
-    report.server_cpu_seconds = *after->cpu_seconds - *before->cpu_seconds;
-  }
-  if (before->stats && after->stats) {
-    report.server_stats =
-        ServerStats{after->stats->writes - before->stats->writes,
-                    after->stats->commit_groups - before->stats->commit_groups,
-                    after->stats->syncs - before->stats->syncs};
   }
 
   PrintTable(report);
