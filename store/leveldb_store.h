@@ -91,7 +91,12 @@ class LevelDbStore : public Store {
   };
 
   // Open opens the store in options.path, creating it if missing, with
-  // LevelDB's paranoid checks on.
+  // LevelDB's paranoid checks on, and starts its committer thread (and its
+  // reaper thread, when options.reap_interval is positive).
+  //
+  // Note: Open checks the logs and the manifest, which LevelDB reads in
+  // full; table files are read on demand, so a damaged table shows up as
+  // DATA_LOSS from Get or List rather than at Open.
   //
   // Returns the store on success. Returns FAILED_PRECONDITION when another
   // process (or another store in this one) holds the directory's LOCK file,
@@ -119,6 +124,14 @@ class LevelDbStore : public Store {
   // runs its callback, then closes LevelDB.
   ~LevelDbStore() override;
 
+  // The Store methods, as store.h documents them. Beyond that:
+  // - Get and List read the database directly: they never wait for the
+  //   commit queue, and see every write whose callback has run.
+  // - SetAsync answers INVALID_ARGUMENT for a negative ttl, and UNAVAILABLE
+  //   once the store is being destroyed and its queue has drained.
+  // - DeleteAsync of an expired key answers false and takes no revision;
+  //   the reaper removes the record (and takes one then).
+  // - Failures of the engine are INTERNAL, or DATA_LOSS for corruption.
   absl::StatusOr<std::optional<Entry>> Get(absl::string_view namespace_name,
                                            absl::string_view key) override;
   void SetAsync(absl::string_view namespace_name, absl::string_view key,
