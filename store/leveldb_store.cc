@@ -158,7 +158,7 @@ absl::Status OpenError(leveldb::Env* env, const std::string& path,
       "cannot open the database in data directory ", path, ": ", s.ToString()));
 }
 
-leveldb::Env* Env(const LevelDbStore::Options& options) {
+leveldb::Env* EnvOf(const LevelDbStore::Options& options) {
   return options.env != nullptr ? options.env : leveldb::Env::Default();
 }
 
@@ -189,7 +189,7 @@ absl::StatusOr<std::unique_ptr<LevelDbStore>> LevelDbStore::Open(
 
   // LevelDB moves the LOG of the directory aside before it tries the lock,
   // so a second server would bury the first one's log: try the lock first.
-  leveldb::Env* env = Env(options);
+  leveldb::Env* env = EnvOf(options);
   if (options.env != nullptr) env->CreateDir(options.path);
   leveldb::FileLock* lock = nullptr;
   leveldb::Status s = env->LockFile(LockFile(options.path), &lock);
@@ -301,7 +301,7 @@ absl::Status LevelDbStore::Recover() {
   leveldb::Status s = db_->Get(VerifiedReads(), Slice(kFormatVersionKey), &raw);
   const bool has_format = s.ok();
   if (!s.ok() && !s.IsNotFound()) {
-    return OpenError(Env(options_), options_.path, s);
+    return OpenError(EnvOf(options_), options_.path, s);
   }
   if (has_format && raw != kFormatVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -331,10 +331,10 @@ absl::Status LevelDbStore::Recover() {
       reserved = std::max(reserved, header->revision);
     }
     if (!it->status().ok()) {
-      return OpenError(Env(options_), options_.path, it->status());
+      return OpenError(EnvOf(options_), options_.path, it->status());
     }
   } else {
-    return OpenError(Env(options_), options_.path, s);
+    return OpenError(EnvOf(options_), options_.path, s);
   }
   next_revision_ = reserved + 1;
   reserved_through_ = reserved;
@@ -346,7 +346,7 @@ absl::Status LevelDbStore::Recover() {
     leveldb::WriteOptions write_options;
     write_options.sync = true;
     s = db_->Write(write_options, &batch);
-    if (!s.ok()) return OpenError(Env(options_), options_.path, s);
+    if (!s.ok()) return OpenError(EnvOf(options_), options_.path, s);
   }
   return absl::OkStatus();
 }
