@@ -58,6 +58,7 @@ class KVServer:
         for line in self.process.stderr:
             self.log.append(line.rstrip("\n"))
             first_line.set()
+        self.process.stderr.close()
         first_line.set()
 
     def stop(self):

@@ -8,6 +8,7 @@ gRPC retries UNAVAILABLE. The real server is exercised by test_kvstore.
 import concurrent.futures
 import datetime
 import os
+import pickle
 import socket
 import threading
 import unittest
@@ -210,6 +211,16 @@ class ChannelTest(FakeServerTest):
         self.assertEqual(cm.exception.message, "scripted failure")
         self.assertEqual(cm.exception.method, "Delete")
         self.assertEqual(self.methods(), ["Delete"])
+
+    def test_kv_error_survives_pickling(self):
+        self.fake.failures["Get"] = [grpc.StatusCode.PERMISSION_DENIED]
+        with self.assertRaises(kvstore.KVError) as cm:
+            self.store().get("k")
+        copy = pickle.loads(pickle.dumps(cm.exception))
+        self.assertEqual((copy.code, copy.message, copy.method),
+                         (grpc.StatusCode.PERMISSION_DENIED,
+                          "scripted failure", "Get"))
+        self.assertEqual(str(copy), str(cm.exception))
 
     def test_unavailable_after_all_attempts_raises(self):
         self.fake.failures["Get"] = [grpc.StatusCode.UNAVAILABLE] * 10

@@ -81,6 +81,11 @@ class KVError(Exception):
         self.message = message
         self.method = method
 
+    def __reduce__(self):
+        # Exception pickles its args, which here are the formatted text;
+        # rebuild from the fields so that KVError crosses processes.
+        return (KVError, (self.code, self.message, self.method))
+
 
 class Versioned(NamedTuple):
     """Versioned is a stored value with its version.
