@@ -21,7 +21,8 @@ if [ "$lang" = unknown ]; then
   rc=0
   "$gen" cobol "$out" 2>"$work/stderr" || rc=$?
   cat "$work/stderr"
-  [ "$rc" -ne 0 ] || { echo "FAIL: exit 0 for an unsupported language"; exit 1; }
+  [ "$rc" -ne 0 ] ||
+    { echo "FAIL: exit 0 for an unsupported language"; exit 1; }
   for l in cpp python ruby php go; do
     grep -q "$l" "$work/stderr" || { echo "FAIL: message omits $l"; exit 1; }
   done
@@ -87,7 +88,7 @@ case "$lang" in
     cp -r "$out/kv" "$gopath/src/kvstore/gen/go/"
     cp "$here/go_check.go" "$gopath/src/kvcheck/main.go"
     # GOPATH mode, no network: every import comes from Debian's packages.
-    export GO111MODULE=off GOPROXY=off GOFLAGS= \
+    export GO111MODULE=off GOPROXY=off GOFLAGS='' \
       GOPATH=$gopath:/usr/share/gocode \
       GOCACHE=${KV_GO_CACHE:-$work/../go-cache}
     go vet kvstore/gen/go/kv/v1 kvcheck
