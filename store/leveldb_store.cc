@@ -466,6 +466,12 @@ absl::StatusOr<int> LevelDbStore::ReapExpired() {
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(VerifiedReads()));
   it->Seek(leveldb::Slice(&kExpirySpace, 1));
   while (true) {
+    {
+      // A closing store does not wait for a long backlog; the rest is
+      // removed after the next open.
+      absl::MutexLock lock(&reaper_mu_);
+      if (stop_reaper_) break;
+    }
     std::vector<Op> chunk;
     for (; it->Valid() && chunk.size() < kReapChunk; it->Next()) {
       if (View(it->key()) >= limit) break;

@@ -30,6 +30,10 @@
 //   if (!store.ok()) return store.status();
 //   absl::StatusOr<uint64_t> version = (*store)->Set("myapp", "k", "v");
 //
+// Note: the commit queue is not bounded; SetAsync never blocks or refuses a
+// write for load. Callers bound the writes they have in flight (the server
+// does, per call).
+//
 // Thread safety: every method may be called from any number of threads at
 // once. Callbacks of SetAsync and DeleteAsync run on the committer thread:
 // they must be quick, and must not wait for another write of the same store
@@ -108,8 +112,9 @@ class LevelDbStore : public Store {
       const Options& options);
 
   // Repair runs LevelDB's RepairDB on the database in path, which must not
-  // be open. It salvages what it can of a corrupted database; records in
-  // damaged files may be lost. Back the directory up first.
+  // be open. It salvages what it can of a corrupted database: records in
+  // damaged files may be lost, and so may deletions, which can bring an
+  // older value of a key back. Back the directory up first.
   //
   // Afterwards it raises the revision mark above every surviving version,
   // so versions do not repeat; the next version then jumps ahead.
