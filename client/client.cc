@@ -64,6 +64,10 @@ std::shared_ptr<const Connection> Connect(ClientOptions options) {
   // of the largest value must stay retryable like a small one.
   args.SetInt(GRPC_ARG_PER_RPC_RETRY_BUFFER_SIZE, kMaxMessageBytes);
   args.SetServiceConfigJSON(kServiceConfig);
+  // gRPC's default lets the wait between reconnection attempts grow to two
+  // minutes, during which every call fails at once; a restarted server
+  // should be back in use within a second.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
 
   std::shared_ptr<grpc::ChannelCredentials> credentials =
       options.credentials != nullptr ? options.credentials
