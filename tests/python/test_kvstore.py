@@ -5,6 +5,7 @@ server on 127.0.0.1 port 0 with a fresh data directory, and each test
 uses its own namespace.
 """
 
+import concurrent.futures
 import shutil
 import tempfile
 import time
@@ -97,6 +98,19 @@ class GetSetDeleteTest(ServerTest):
         store.delete("a")
         b = store.set("b", "2")
         self.assertGreater(b, a)
+
+    def test_one_store_serves_many_threads(self):
+        store = self.store()
+
+        def write(thread):
+            return [store.set("t%d/%d" % (thread, i), str(i))
+                    for i in range(25)]
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            versions = [v for vs in pool.map(write, range(8)) for v in vs]
+        self.assertEqual(len(set(versions)), 200, "a version repeated")
+        self.assertEqual(len(list(store.list())), 200)
+        self.assertEqual(store.get("t7/24"), "24")
 
     def test_namespaces_do_not_see_each_other(self):
         one = kvstore.KVStore("iso-one", address=self.server.address,
