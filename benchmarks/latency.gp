@@ -11,6 +11,7 @@ set terminal pngcairo size 1400,560 font "sans,10"
 set output png
 set multiplot layout 1,2 title "kvstore: latency against throughput, 100-byte values (scripts/bench)"
 set logscale y
+set format y "%g"
 set grid ytics mytics xtics
 set xlabel "throughput (calls/s)"
 set ylabel "latency (us, log scale)"
