@@ -277,5 +277,16 @@ TEST_F(ClientTest, StoppedServerIsUnavailable) {
   EXPECT_EQ(store.Get("k").status().code(), absl::StatusCode::kUnavailable);
 }
 
+TEST_F(ClientTest, SameClientWorksAfterServerRestart) {
+  KVStore store = Store();
+  ASSERT_TRUE(store.Set("k", "kept").ok());
+  ASSERT_TRUE(server_.Restart());
+
+  absl::StatusOr<std::optional<KVStore::Entry>> entry = store.Get("k");
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  ASSERT_TRUE(entry->has_value());
+  EXPECT_EQ((*entry)->value, "kept");
+}
+
 }  // namespace
 }  // namespace kv

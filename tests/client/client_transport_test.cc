@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -25,12 +26,14 @@
 namespace kv {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// FakeKv answers every call from memory of nothing: Get finds "value" at
-// version 7, Set answers version 8. It records the authorization metadata
-// of the last call, and answers UNAVAILABLE to the first
-// unavailable_first calls of Get.
+// FakeKv answers from memory of nothing: Get finds "value" at version 7,
+// Set answers version 8, List answers the keys "a" and "b", and Delete
+// refuses with PERMISSION_DENIED. The first unavailable_first calls, of
+// any method, answer UNAVAILABLE instead. It records the authorization
+// metadata of the last call and the size of the last value set.
 class FakeKv final : public kv::v1::KV::Service {
  public:
   explicit FakeKv(int unavailable_first = 0)
@@ -39,10 +42,7 @@ class FakeKv final : public kv::v1::KV::Service {
   grpc::Status Get(grpc::ServerContext* context,
                    const kv::v1::GetRequest* request,
                    kv::v1::GetResponse* response) override {
-    Record(context);
-    if (unavailable_left_.fetch_sub(1) > 0) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "try again");
-    }
+    if (!Admit(context)) return Unavailable();
     response->set_found(true);
     response->set_value("value");
     response->set_version(7);
@@ -52,11 +52,30 @@ class FakeKv final : public kv::v1::KV::Service {
   grpc::Status Set(grpc::ServerContext* context,
                    const kv::v1::SetRequest* request,
                    kv::v1::SetResponse* response) override {
-    Record(context);
+    if (!Admit(context)) return Unavailable();
+    last_value_size_.store(request->value().size());
     response->set_version(8);
     return grpc::Status::OK;
   }
 
+  grpc::Status Delete(grpc::ServerContext* context,
+                      const kv::v1::DeleteRequest* request,
+                      kv::v1::DeleteResponse* response) override {
+    if (!Admit(context)) return Unavailable();
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "token may not write namespace myapp");
+  }
+
+  grpc::Status List(grpc::ServerContext* context,
+                    const kv::v1::ListRequest* request,
+                    kv::v1::ListResponse* response) override {
+    if (!Admit(context)) return Unavailable();
+    response->add_keys("a");
+    response->add_keys("b");
+    return grpc::Status::OK;
+  }
+
+  size_t last_value_size() const { return last_value_size_.load(); }
   int calls() const { return calls_.load(); }
 
   // authorization returns the authorization metadata of the last call, or
@@ -67,6 +86,17 @@ class FakeKv final : public kv::v1::KV::Service {
   }
 
  private:
+  static grpc::Status Unavailable() {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "try again");
+  }
+
+  // Admit records the call and answers false while calls are still to be
+  // refused as UNAVAILABLE.
+  bool Admit(grpc::ServerContext* context) {
+    Record(context);
+    return unavailable_left_.fetch_sub(1) <= 0;
+  }
+
   void Record(grpc::ServerContext* context) {
     calls_.fetch_add(1);
     absl::MutexLock lock(&mu_);
@@ -80,6 +110,7 @@ class FakeKv final : public kv::v1::KV::Service {
 
   std::atomic<int> unavailable_left_;
   std::atomic<int> calls_{0};
+  std::atomic<size_t> last_value_size_{0};
   absl::Mutex mu_;
   std::optional<std::string> authorization_ ABSL_GUARDED_BY(mu_);
 };
@@ -159,15 +190,58 @@ TEST(ClientTransport, RetriesStopAfterFiveAttempts) {
   EXPECT_EQ(server.service().calls(), 5);
 }
 
-TEST(ClientTransport, UnimplementedCallSurfacesServerCode) {
+TEST(ClientTransport, UnavailableSetListAndDeleteAreRetried) {
+  FakeServer set_server(/*unavailable_first=*/2);
+  ASSERT_TRUE(set_server.started());
+  absl::StatusOr<uint64_t> version =
+      Client(OptionsFor(set_server.address())).Namespace("myapp").Set("k", "v");
+  ASSERT_TRUE(version.ok()) << version.status();
+  EXPECT_EQ(*version, 8u);
+  EXPECT_EQ(set_server.service().calls(), 3);
+
+  FakeServer list_server(/*unavailable_first=*/1);
+  ASSERT_TRUE(list_server.started());
+  absl::StatusOr<std::vector<std::string>> keys =
+      Client(OptionsFor(list_server.address())).Namespace("myapp").ListAll();
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  EXPECT_THAT(*keys, ElementsAre("a", "b"));
+  EXPECT_EQ(list_server.service().calls(), 2);
+
+  // Delete is retried too; its final answer here is the fake's refusal.
+  FakeServer delete_server(/*unavailable_first=*/1);
+  ASSERT_TRUE(delete_server.started());
+  absl::StatusOr<bool> deleted = Client(OptionsFor(delete_server.address()))
+                                     .Namespace("myapp")
+                                     .Delete("k");
+  EXPECT_EQ(deleted.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(delete_server.service().calls(), 2);
+}
+
+TEST(ClientTransport, SetOfLargeValueIsRetriedToo) {
+  FakeServer server(/*unavailable_first=*/1);
+  ASSERT_TRUE(server.started());
+  ClientOptions options = OptionsFor(server.address());
+  options.deadline = absl::Seconds(30);
+  // Larger than gRPC's default per-call retry buffer (256 KiB), past which
+  // gRPC would stop retrying.
+  std::string value(1 << 20, 'v');
+  absl::StatusOr<uint64_t> version =
+      Client(options).Namespace("myapp").Set("k", value);
+  ASSERT_TRUE(version.ok()) << version.status();
+  EXPECT_EQ(server.service().calls(), 2);
+  EXPECT_EQ(server.service().last_value_size(), value.size());
+}
+
+TEST(ClientTransport, ServerCodeAndMessageSurfaceUnchanged) {
   FakeServer server;
   ASSERT_TRUE(server.started());
   KVStore store = Client(OptionsFor(server.address())).Namespace("myapp");
 
-  // FakeKv leaves Delete to the generated base class.
   absl::StatusOr<bool> deleted = store.Delete("k");
-  EXPECT_EQ(deleted.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(server.service().calls(), 0);
+  EXPECT_EQ(deleted.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(deleted.status().message(), "token may not write namespace myapp");
+  // Only UNAVAILABLE is retried.
+  EXPECT_EQ(server.service().calls(), 1);
 }
 
 // A socket that listens but never accepts: TCP connects (the kernel

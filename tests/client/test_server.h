@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "service/server.h"
@@ -38,15 +39,7 @@ class TestServer {
     }
     store_ = std::move(*store);
 
-    ServerOptions server_options;
-    server_options.listen = "127.0.0.1:0";
-    absl::StatusOr<std::unique_ptr<Server>> server =
-        Server::Start(server_options, store_.get());
-    if (!server.ok()) {
-      ADD_FAILURE() << "Server::Start: " << server.status();
-      return;
-    }
-    server_ = std::move(*server);
+    StartServer("127.0.0.1:0");
   }
 
   ~TestServer() {
@@ -55,12 +48,35 @@ class TestServer {
     store_.reset();
   }
 
+  // Restart shuts the server down and starts a new one on the same port
+  // over the same store. Returns false, after a test failure, when the new
+  // server cannot start.
+  bool Restart() {
+    const int port = server_->port();
+    server_->Shutdown();
+    server_.reset();
+    return StartServer(absl::StrCat("127.0.0.1:", port));
+  }
+
   bool ok() const { return server_ != nullptr; }
   std::string address() const { return server_->address(); }
   testing::FakeClock& clock() { return clock_; }
   Server& server() { return *server_; }
 
  private:
+  bool StartServer(const std::string& listen) {
+    ServerOptions server_options;
+    server_options.listen = listen;
+    absl::StatusOr<std::unique_ptr<Server>> server =
+        Server::Start(server_options, store_.get());
+    if (!server.ok()) {
+      ADD_FAILURE() << "Server::Start on " << listen << ": " << server.status();
+      return false;
+    }
+    server_ = std::move(*server);
+    return true;
+  }
+
   testing::FakeClock clock_;
   testing::TempDir dir_;
   std::unique_ptr<LevelDbStore> store_;
