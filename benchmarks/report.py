@@ -349,8 +349,8 @@ def write_markdown(path, meta, machine, results, redis, points, memory,
     add("## Reference: redis-server 7 with redis-benchmark")
     add("")
     add("Same machine, same run, 127.0.0.1, 100-byte values, random keys "
-        "over the same key space (sets run first, so most gets find a "
-        "value). redis-benchmark is one client thread like kv-bench; "
+        "over the same key space, every key loaded with a 100-byte value "
+        "first (redis-cli --pipe) so that gets find values. redis-benchmark is one client thread like kv-bench; "
         "redis speaks RESP over plain TCP, with no HTTP/2 or protobuf, so "
         "it shows what a user would pick instead, not what gRPC allows.")
     add("")
