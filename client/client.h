@@ -26,10 +26,12 @@
 // be reached, DEADLINE_EXCEEDED when the deadline passes). Strings that are
 // not valid UTF-8 are refused with INVALID_ARGUMENT before any call.
 //
-// Retries: calls that end UNAVAILABLE are retried by gRPC itself, with
-// backoff, within the call's deadline: Get, List, Delete and Set. Set is
-// an unconditional write, so a retried Set stores the same value again
-// under a newer version; writes that must not repeat are never retried.
+// Retries: calls that end UNAVAILABLE are retried by gRPC itself, up to
+// five attempts in all, with backoff, within the call's deadline: Get,
+// List, Delete and Set. Set is an unconditional write, so a retried Set
+// stores the same value again under a newer version; writes that must not
+// repeat are never retried. A channel whose server went away reconnects
+// by itself, waiting at most one second between attempts.
 //
 // Note: a call that ends DEADLINE_EXCEEDED may still have been applied by
 // the server. A Set or Delete that times out may have happened; read the

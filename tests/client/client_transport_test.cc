@@ -40,7 +40,7 @@ class FakeKv final : public kv::v1::KV::Service {
       : unavailable_left_(unavailable_first) {}
 
   grpc::Status Get(grpc::ServerContext* context,
-                   const kv::v1::GetRequest* request,
+                   const kv::v1::GetRequest* /*request*/,
                    kv::v1::GetResponse* response) override {
     if (!Admit(context)) return Unavailable();
     response->set_found(true);
@@ -59,15 +59,15 @@ class FakeKv final : public kv::v1::KV::Service {
   }
 
   grpc::Status Delete(grpc::ServerContext* context,
-                      const kv::v1::DeleteRequest* request,
-                      kv::v1::DeleteResponse* response) override {
+                      const kv::v1::DeleteRequest* /*request*/,
+                      kv::v1::DeleteResponse* /*response*/) override {
     if (!Admit(context)) return Unavailable();
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         "token may not write namespace myapp");
   }
 
   grpc::Status List(grpc::ServerContext* context,
-                    const kv::v1::ListRequest* request,
+                    const kv::v1::ListRequest* /*request*/,
                     kv::v1::ListResponse* response) override {
     if (!Admit(context)) return Unavailable();
     response->add_keys("a");
