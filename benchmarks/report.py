@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """report.py: turns the raw output of one scripts/bench run into results.
 
-    report.py --meta=DIR --out=DIR
+    report.py --meta=DIR --out=DIR [--markdown_only]
 
 DIR (from scripts/bench) holds runs.jsonl (one kv-bench JSON object per
 run), redis.csv (redis-benchmark --csv lines, each prefixed with a run
@@ -402,23 +402,24 @@ def write_markdown(path, meta, machine, results, redis, points, memory,
     if profiles:
         add("## Where kv-server's time goes (perf, cpu-clock)")
         add("")
-        add("perf record -e cpu-clock -g on kv-server for 3 s while kv-bench "
-            "drove the scenario; self time by library and symbol (entries "
-            "over 1.5%), then by thread.")
+        add("perf record -e cpu-clock on kv-server for 3 s while kv-bench "
+            "drove the scenario: self time by library, the top symbols, and "
+            "by thread. Each column is a share of kv-server's samples.")
         for n in profiles:
             add("")
             add("### %s" % n)
-            add("")
-            add("```")
-            for line in read_value(meta, "profile_%s.txt" % n).splitlines():
-                add(line.rstrip()[:110])
-            add("```")
-            threads = read_value(meta, "threads_%s.txt" % n)
-            if threads:
+            for title, name in (("by library", "dsos"),
+                                ("top symbols", "profile"),
+                                ("by thread", "threads")):
+                text = read_value(meta, "%s_%s.txt" % (name, n))
+                if not text:
+                    continue
+                add("")
+                add("%s:" % title)
                 add("")
                 add("```")
-                for line in threads.splitlines():
-                    add(line.rstrip()[:110])
+                for line in text.splitlines():
+                    add(line.strip()[:100])
                 add("```")
         add("")
 
@@ -442,6 +443,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meta", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--markdown_only", action="store_true",
+                        help="rewrite RESULTS.md and sweep.dat from a kept "
+                        "--meta directory without appending to "
+                        "results.jsonl (e.g. after editing NOTES.md)")
     args = parser.parse_args()
 
     machine = read_machine(args.meta)
@@ -476,7 +481,8 @@ def main():
         "startup_s_loaded": seconds("startup_ms_loaded"),
     }
 
-    with open(os.path.join(args.out, "results.jsonl"), "a") as f:
+    results_path = os.path.join(args.out, "results.jsonl")
+    with open(os.devnull if args.markdown_only else results_path, "a") as f:
         for name in SCENARIOS:
             if name in results:
                 f.write(json.dumps(results[name]) + "\n")
