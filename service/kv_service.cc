@@ -114,9 +114,9 @@ class KvCall {
   // StoreWorkStarted and StoreWorkDone count a write handed to the store
   // until its callback has finished the call.
   static void StoreWorkStarted(KvService* service) {
-    StoreWorkStarted(service);
+    service->StoreWorkStarted();
   }
-  static void StoreWorkDone(KvService* service) { StoreWorkDone(service); }
+  static void StoreWorkDone(KvService* service) { service->StoreWorkDone(); }
 
   grpc::ServerContext ctx_;
   Tag request_tag_{this, Event::kRequest};

@@ -54,6 +54,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   int port = 0;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
                            &port);
+  // gRPC sets SO_REUSEPORT by default, which would let a second server
+  // share a port in use instead of failing to start.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(options.max_value_bytes + kTransportHeadroomBytes));
   builder.RegisterService(server->service_->grpc_service());
