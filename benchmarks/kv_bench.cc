@@ -95,10 +95,22 @@ std::string KeyName(int64_t i) { return absl::StrFormat("key%09d", i); }
 // Op kinds. A Call holds the messages of one outstanding call of one kind and
 // knows how to issue it; a slot keeps one Call per kind and reuses it.
 
-// What every call needs besides its key.
+// What every call of a run shares.
 struct CallSetup {
   std::string ns;
-  std::string value;
+  int value_bytes = 0;
+  // Values are windows of --value_bytes into this pool of random printable
+  // characters (valid UTF-8), at a random offset per call: neighbouring keys
+  // then hold different values, so LevelDB's block compression gets no
+  // easier data than real values would give it.
+  std::string value_pool;
+};
+
+// What one call is about.
+struct CallArgs {
+  const std::string& key;
+  // Only Set uses it.
+  absl::string_view value;
 };
 
 class Call {
@@ -108,7 +120,7 @@ class Call {
   // Start issues the call on `stub`; its completion arrives on `cq` with
   // `tag`, with the outcome in `*status`.
   virtual void Start(KvStub& stub, grpc::ClientContext& context,
-                     grpc::CompletionQueue& cq, const std::string& key,
+                     grpc::CompletionQueue& cq, const CallArgs& args,
                      grpc::Status* status, void* tag) = 0;
 
   // Missed answers whether a successful call found no key (a Get of an
@@ -122,9 +134,9 @@ class GetCall : public Call {
     request_.set_namespace_(setup.ns);
   }
   void Start(KvStub& stub, grpc::ClientContext& context,
-             grpc::CompletionQueue& cq, const std::string& key,
+             grpc::CompletionQueue& cq, const CallArgs& args,
              grpc::Status* status, void* tag) override {
-    request_.set_key(key);
+    request_.set_key(args.key);
     reader_ = stub.AsyncGet(&context, request_, &cq);
     reader_->Finish(&response_, status, tag);
   }
@@ -140,12 +152,12 @@ class SetCall : public Call {
  public:
   explicit SetCall(const CallSetup& setup) {
     request_.set_namespace_(setup.ns);
-    request_.set_value(setup.value);
   }
   void Start(KvStub& stub, grpc::ClientContext& context,
-             grpc::CompletionQueue& cq, const std::string& key,
+             grpc::CompletionQueue& cq, const CallArgs& args,
              grpc::Status* status, void* tag) override {
-    request_.set_key(key);
+    request_.set_key(args.key);
+    request_.set_value(args.value.data(), args.value.size());
     reader_ = stub.AsyncSet(&context, request_, &cq);
     reader_->Finish(&response_, status, tag);
   }
@@ -162,9 +174,9 @@ class DeleteCall : public Call {
     request_.set_namespace_(setup.ns);
   }
   void Start(KvStub& stub, grpc::ClientContext& context,
-             grpc::CompletionQueue& cq, const std::string& key,
+             grpc::CompletionQueue& cq, const CallArgs& args,
              grpc::Status* status, void* tag) override {
-    request_.set_key(key);
+    request_.set_key(args.key);
     reader_ = stub.AsyncDelete(&context, request_, &cq);
     reader_->Finish(&response_, status, tag);
   }
@@ -327,8 +339,14 @@ bool Driver::Issue(Slot& slot) {
   // A ClientContext serves one call only.
   slot.context.emplace();
   slot.start = Clock::now();
-  call->Start(*slot.stub, *slot.context, cq_, KeyName(key_index), &slot.status,
-              &slot);
+  const CallSetup& setup = *shared_->setup;
+  const size_t offset = std::uniform_int_distribution<size_t>(
+      0, setup.value_pool.size() - setup.value_bytes)(rng_);
+  const std::string key = KeyName(key_index);
+  const CallArgs args{
+      key,
+      absl::string_view(setup.value_pool).substr(offset, setup.value_bytes)};
+  call->Start(*slot.stub, *slot.context, cq_, args, &slot.status, &slot);
   return true;
 }
 
@@ -772,13 +790,13 @@ int Main() {
   if (!mix.ok()) return Fail(mix.status());
   report.mix = MixText(*mix);
 
-  // Values are printable so that they are valid UTF-8 strings.
   CallSetup setup;
   setup.ns = absl::GetFlag(FLAGS_namespace);
-  setup.value.resize(report.value_bytes);
-  for (int i = 0; i < report.value_bytes; ++i) {
-    setup.value[i] = static_cast<char>('a' + i % 26);
-  }
+  setup.value_bytes = report.value_bytes;
+  std::mt19937_64 pool_rng(0x6b7662);
+  std::uniform_int_distribution<int> printable(' ', '~');
+  setup.value_pool.resize((size_t{1} << 20) + report.value_bytes);
+  for (char& c : setup.value_pool) c = static_cast<char>(printable(pool_rng));
 
   absl::StatusOr<std::vector<std::unique_ptr<KvStub>>> stubs =
       Connect(report.target, report.channels);
