@@ -270,12 +270,12 @@ struct DriverResult {
 // completion queue, from one thread.
 class Driver {
  public:
-  // Shared state, owned by main() and outliving every Driver.
+  // Shared state, owned by Main() and outliving every Driver.
   struct Shared {
-    const CallSetup* setup;
+    const CallSetup* setup = nullptr;
     Mix mix;
-    int64_t keys;
-    bool load;
+    int64_t keys = 0;
+    bool load = false;
     // In load mode: the next key to set, for all drivers.
     std::atomic<int64_t> next_key{0};
     std::atomic<Phase> phase{Phase::kWarmup};
