@@ -29,7 +29,8 @@ class DurabilityTest : public ::testing::Test {
  protected:
   std::unique_ptr<LevelDbStore> MustOpen(bool sync) {
     LevelDbStore::Options options;
-    options.path = dir_.path() + "/data";
+    // Two levels, so that the env has to create a parent, too.
+    options.path = dir_.path() + "/data/store";
     options.sync = sync;
     options.env = &env_;
     options.reap_interval = absl::ZeroDuration();

@@ -190,7 +190,15 @@ absl::StatusOr<std::unique_ptr<LevelDbStore>> LevelDbStore::Open(
   // LevelDB moves the LOG of the directory aside before it tries the lock,
   // so a second server would bury the first one's log: try the lock first.
   leveldb::Env* env = EnvOf(options);
-  if (options.env != nullptr) env->CreateDir(options.path);
+  if (options.env != nullptr) {
+    // Through the given Env, one level at a time; errors surface at the
+    // lock below. CreateDir of an existing directory fails harmlessly.
+    for (size_t slash = options.path.find('/', 1); slash != std::string::npos;
+         slash = options.path.find('/', slash + 1)) {
+      env->CreateDir(options.path.substr(0, slash));
+    }
+    env->CreateDir(options.path);
+  }
   leveldb::FileLock* lock = nullptr;
   leveldb::Status s = env->LockFile(LockFile(options.path), &lock);
   if (!s.ok()) return OpenError(env, options.path, s);
