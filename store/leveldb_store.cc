@@ -617,17 +617,25 @@ void LevelDbStore::CommitGroup(std::deque<Op>& group) {
 
   for (Op& op : group) {
     std::optional<RecordHeader> old;
+    // damaged: the old record is corrupted. It must not make its key
+    // unwritable, so a set replaces it and a delete removes it; the reaper
+    // leaves it alone rather than stall on it.
+    bool damaged = false;
     auto found = overlay.find(op.storage_key);
     if (found != overlay.end()) {
       old = found->second;
     } else {
       absl::StatusOr<std::optional<RecordHeader>> read =
           ReadHeader(op.storage_key);
-      if (!read.ok()) {
+      if (read.ok()) {
+        old = *read;
+      } else if (read.status().code() == absl::StatusCode::kDataLoss) {
+        damaged = true;
+        if (op.kind == Op::Kind::kReap) continue;
+      } else {
         op.status = read.status();
         continue;
       }
-      old = *read;
     }
 
     switch (op.kind) {
@@ -652,10 +660,10 @@ void LevelDbStore::CommitGroup(std::deque<Op>& group) {
         // An expired record already reads as absent: deleting it changes
         // nothing a reader sees, so it takes no revision; the reaper
         // removes it.
-        if (!old.has_value() || IsExpired(*old, now)) break;
+        if (!damaged && (!old.has_value() || IsExpired(*old, now))) break;
         take_revision();
         batch.Delete(op.storage_key);
-        if (old->expiry_micros != 0) {
+        if (old.has_value() && old->expiry_micros != 0) {
           batch.Delete(EncodeExpiryKey(old->expiry_micros, op.storage_key));
         }
         overlay[op.storage_key] = std::nullopt;

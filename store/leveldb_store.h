@@ -136,6 +136,9 @@ class LevelDbStore : public Store {
   //   once the store is being destroyed and its queue has drained.
   // - DeleteAsync of an expired key answers false and takes no revision;
   //   the reaper removes the record (and takes one then).
+  // - A key whose record is corrupted (Get answers DATA_LOSS) stays
+  //   writable: SetAsync replaces the record, DeleteAsync removes it and
+  //   answers true.
   // - Failures of the engine are INTERNAL, or DATA_LOSS for corruption.
   absl::StatusOr<std::optional<Entry>> Get(absl::string_view namespace_name,
                                            absl::string_view key) override;

@@ -511,6 +511,26 @@ TEST_F(LevelDbStoreTest, DamagedRecordHeaderIsDataLoss) {
             absl::StatusCode::kDataLoss);
 }
 
+TEST_F(LevelDbStoreTest, DamagedRecordCanBeOverwrittenOrDeleted) {
+  ASSERT_NE(MustOpen(), nullptr);
+  RawPut(EncodeRecordKey("app", "rewrite"), "short");
+  RawPut(EncodeRecordKey("app", "remove"), "short");
+  std::unique_ptr<LevelDbStore> store = MustOpen();
+  ASSERT_NE(store, nullptr);
+
+  ASSERT_TRUE(store->Set("app", "rewrite", "fresh").ok());
+  absl::StatusOr<std::optional<Entry>> entry = store->Get("app", "rewrite");
+  ASSERT_TRUE(entry.ok() && entry->has_value()) << entry.status();
+  EXPECT_EQ((*entry)->value, "fresh");
+
+  absl::StatusOr<bool> deleted = store->Delete("app", "remove");
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_TRUE(*deleted);
+  absl::StatusOr<ListPage> page = store->List("app", "", "", 10);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_THAT(page->keys, ::testing::ElementsAre("rewrite"));
+}
+
 TEST_F(LevelDbStoreTest, UnknownFormatVersionRefusesToOpen) {
   RawPut(std::string(kFormatVersionKey), "9");
   absl::StatusOr<std::unique_ptr<LevelDbStore>> store =
