@@ -61,10 +61,12 @@ class KvCall {
           return;
         }
         NewCall(service_, queue_)->Start();
+        service_->CallStarted();
         Handle();
         return;
       case Event::kFinish:
         finished_ = true;
+        service_->CallAnswered();
         break;
       case Event::kDone:
         done_ = true;
@@ -339,6 +341,27 @@ void KvService::StopServing() {
     queue->open = false;
     queue->cq->Shutdown();
   }
+}
+
+void KvService::CallStarted() {
+  calls_in_flight_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void KvService::CallAnswered() {
+  if (calls_in_flight_.fetch_sub(1) == 1 && idle_waiters_.load()) {
+    // Taking the mutex makes a waiter in WaitForIdle look again.
+    absl::MutexLock lock(&mu_);
+  }
+}
+
+bool KvService::WaitForIdle(absl::Time deadline) {
+  idle_waiters_.store(true);
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithDeadline(
+      absl::Condition(
+          +[](std::atomic<int64_t>* calls) { return calls->load() == 0; },
+          &calls_in_flight_),
+      deadline);
 }
 
 void KvService::StoreWorkStarted() {

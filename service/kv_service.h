@@ -30,12 +30,14 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "kv/v1/kv.grpc.pb.h"
 #include "store/store.h"
 
@@ -62,6 +64,12 @@ class KvService {
   // registered. Blocks; returns once cq is drained.
   void Serve(grpc::ServerCompletionQueue* cq);
 
+  // WaitForIdle blocks until no KV call is in flight (every call that
+  // arrived has been answered) or deadline passes, whichever is first.
+  // Answers true when no call is in flight. Meant for draining: new calls
+  // must no longer arrive (the server's Shutdown has started).
+  bool WaitForIdle(absl::Time deadline);
+
   // StopServing waits until no Set or Delete is waiting for the store,
   // then shuts down every completion queue given to Serve, so that each
   // Serve returns once its queue is drained. Call it after the server's
@@ -83,10 +91,18 @@ class KvService {
 
   void StoreWorkStarted();
   void StoreWorkDone();
+  // CallStarted / CallAnswered count the calls in flight for WaitForIdle.
+  void CallStarted();
+  void CallAnswered();
 
   Store* const store_;
   const int64_t max_value_bytes_;
   v1::KV::AsyncService async_service_;
+
+  // Calls in flight, counted without the mutex on the hot path; a call
+  // that brings it to zero takes the mutex only while someone waits.
+  std::atomic<int64_t> calls_in_flight_{0};
+  std::atomic<bool> idle_waiters_{false};
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

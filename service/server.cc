@@ -1,5 +1,6 @@
 #include "service/server.h"
 
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -108,10 +109,17 @@ void Server::Shutdown() {
   // would be refused.
   server_->GetHealthCheckService()->Shutdown();
 
-  // gRPC waits for calls in flight until the deadline, then cancels them
-  // and closes every connection, idle or not.
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    absl::ToChronoNanoseconds(options_.drain_timeout));
+  // gRPC's Shutdown stops new calls and waits for every connection to
+  // close, which an idle client never does, until the deadline. So it runs
+  // on a helper thread while this one waits for the KV calls in flight;
+  // once they are answered (or the drain deadline passes), every call left
+  // (their clients see UNAVAILABLE) and every connection is cut.
+  const absl::Time deadline = absl::Now() + options_.drain_timeout;
+  std::thread shutdown_thread(
+      [this, deadline] { server_->Shutdown(absl::ToChronoTime(deadline)); });
+  service_->WaitForIdle(deadline);
+  grpc_server_cancel_all_calls(server_->c_server());
+  shutdown_thread.join();
 
   service_->StopServing();
   for (std::thread& thread : threads_) thread.join();
