@@ -566,39 +566,6 @@ TEST_F(E2eTest, KeysWrittenWhilePagingAppearAtMostOnce) {
 
 // --- deadlines, cancellation and shutdown ----------------------------
 
-TEST_F(E2eTest, CallWhoseDeadlinePassesInTheQueueDoesNoStoreWork) {
-  // One completion-queue thread, held inside a Get, so that the Set below
-  // waits in the queue until its deadline has passed.
-  StopAll();
-  OpenStore();
-  StartServer(kSmallLimit, /*threads=*/1);
-  gated_->BlockReads();
-  std::thread blocked_get([this] {
-    v1::GetResponse get;
-    EXPECT_TRUE(Get("myapp", "k", &get).ok());
-  });
-  gated_->WaitForBlockedRead();
-
-  v1::SetRequest request;
-  request.set_namespace_("myapp");
-  request.set_key("late");
-  request.set_value("v");
-  v1::SetResponse response;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() +
-                   std::chrono::milliseconds(100));
-  grpc::Status status = stub_->Set(&ctx, request, &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
-
-  gated_->UnblockReads();
-  blocked_get.join();
-  // The Set was queued before this Get, on the only thread.
-  v1::GetResponse get;
-  ASSERT_TRUE(Get("myapp", "late", &get).ok());
-  EXPECT_FALSE(get.found());
-  EXPECT_EQ(gated_->write_calls(), 0);
-}
-
 TEST_F(E2eTest, DeadlinePassingWhileTheStoreWritesIsReportedToTheClient) {
   gated_->HoldWrites();
   v1::SetRequest request;
