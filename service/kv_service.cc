@@ -333,12 +333,14 @@ void KvService::Serve(grpc::ServerCompletionQueue* cq) {
 }
 
 void KvService::StopServing() {
+  stop_waiters_.store(true);
   absl::MutexLock lock(&mu_);
   if (stopping_) return;
   // A store callback finishes its call on the call's queue, which must
   // still be open then.
   mu_.Await(absl::Condition(
-      +[](int64_t* work) { return *work == 0; }, &store_work_));
+      +[](std::atomic<int64_t>* work) { return work->load() == 0; },
+      &store_work_));
   stopping_ = true;
   for (const std::unique_ptr<Queue>& queue : queues_) {
     absl::MutexLock queue_lock(&queue->mu);
@@ -369,13 +371,14 @@ bool KvService::WaitForIdle(absl::Time deadline) {
 }
 
 void KvService::StoreWorkStarted() {
-  absl::MutexLock lock(&mu_);
-  ++store_work_;
+  store_work_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void KvService::StoreWorkDone() {
-  absl::MutexLock lock(&mu_);
-  --store_work_;
+  if (store_work_.fetch_sub(1) == 1 && stop_waiters_.load()) {
+    // Taking the mutex makes StopServing look again.
+    absl::MutexLock lock(&mu_);
+  }
 }
 
 }  // namespace kv

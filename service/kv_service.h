@@ -103,10 +103,12 @@ class KvService {
   // that brings it to zero takes the mutex only while someone waits.
   std::atomic<int64_t> calls_in_flight_{0};
   std::atomic<bool> idle_waiters_{false};
+  // Writes handed to the store whose callback has not finished its call.
+  std::atomic<int64_t> store_work_{0};
+  std::atomic<bool> stop_waiters_{false};
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  int64_t store_work_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::unique_ptr<Queue>> queues_ ABSL_GUARDED_BY(mu_);
 };
 

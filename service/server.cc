@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "service/kv_service.h"
 #include "service/limits.h"
 
@@ -115,10 +116,19 @@ void Server::Shutdown() {
   // once they are answered (or the drain deadline passes), every call left
   // (their clients see UNAVAILABLE) and every connection is cut.
   const absl::Time deadline = absl::Now() + options_.drain_timeout;
-  std::thread shutdown_thread(
-      [this, deadline] { server_->Shutdown(absl::ToChronoTime(deadline)); });
+  absl::Notification grpc_stopped;
+  std::thread shutdown_thread([this, deadline, &grpc_stopped] {
+    server_->Shutdown(absl::ToChronoTime(deadline));
+    grpc_stopped.Notify();
+  });
   service_->WaitForIdle(deadline);
-  grpc_server_cancel_all_calls(server_->c_server());
+  // The helper may not have begun gRPC's Shutdown yet when the calls are
+  // done, and a client may connect until it has; so connections are cut
+  // until gRPC reports that it has stopped.
+  do {
+    grpc_server_cancel_all_calls(server_->c_server());
+  } while (
+      !grpc_stopped.WaitForNotificationWithTimeout(absl::Milliseconds(100)));
   shutdown_thread.join();
 
   service_->StopServing();
