@@ -8,8 +8,12 @@
 // completion-queue thread. Set and Delete hand the write to
 // Store::SetAsync / DeleteAsync and finish the call from the store's
 // callback, so a completion-queue thread never waits for an fsync. A call
-// whose deadline has passed, or that the client cancelled, before its
-// store work starts is answered without that work.
+// whose deadline has passed, or that the client cancelled, by the time it
+// is handled is answered without its store work.
+//
+// Note: gRPC carries a deadline as a relative timeout, so a call whose
+// request sat unread in the transport looks fresh to the server and may
+// still do its store work after the client has given up.
 //
 // Example (what Server does):
 //
@@ -18,8 +22,11 @@
 //   auto cq = builder.AddCompletionQueue();
 //   ... server = builder.BuildAndStart();
 //   std::thread t([&] { service.Serve(cq.get()); });
-//   server->Shutdown(deadline);
-//   service.StopServing();       // after the server is shut down
+//   ... start server->Shutdown(deadline) on another thread, then:
+//   service.WaitForIdle(deadline);
+//   grpc_server_cancel_all_calls(server->c_server());
+//   ... once server->Shutdown has returned:
+//   service.StopServing();
 //   t.join();
 //
 // Thread safety: Serve may run on any number of threads, each with its own

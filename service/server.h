@@ -83,12 +83,14 @@ class Server {
   // the bound port, e.g. "127.0.0.1:41234".
   std::string address() const { return address_; }
 
-  // Shutdown turns health NOT_SERVING, stops accepting calls, lets calls
-  // in flight finish for up to drain_timeout (then cancels them; idle
-  // connections are closed and do not delay it), waits for every write
-  // handed to the store to be answered, and stops the service threads.
-  // Blocks until then. Idempotent: a second call, also from another
-  // thread, returns once the first has finished.
+  // Shutdown turns health NOT_SERVING and stops accepting calls, lets the
+  // KV calls in flight finish for up to drain_timeout, then cuts every call
+  // left (its client sees UNAVAILABLE) and every connection, idle ones
+  // included, so that idle clients do not delay it; streams of the health
+  // and reflection services are cut then too. It then waits for every
+  // write handed to the store to be answered and stops the service
+  // threads. Blocks until then. Idempotent: a second call, also from
+  // another thread, returns once the first has finished.
   void Shutdown();
 
  private:
