@@ -191,6 +191,22 @@ TEST_F(ProcessTest, SecondInstanceOnTheSameDirectoryFailsNamingDirAndLock) {
   ExpectCleanExit(first.get());
 }
 
+TEST_F(ProcessTest, AddressInUseExitsNonZeroNamingTheAddress) {
+  auto first = StartServer(dir_.path());
+  test::ScratchDir other_dir;
+  test::ServerProcess second(test::KvServerBinary(),
+                             {absl::StrCat("--listen=", address()),
+                              absl::StrCat("--data_dir=", other_dir.path())});
+  std::optional<int> status = second.WaitForExit(kExitBound);
+  ASSERT_TRUE(status.has_value()) << "second kv-server shares the port";
+  EXPECT_TRUE(WIFEXITED(*status));
+  EXPECT_EQ(WEXITSTATUS(*status), 1);
+  second.WaitForLine("\n", kExitBound);
+  EXPECT_THAT(second.stderr_text(), HasSubstr(address()));
+  first->Signal(SIGTERM);
+  ExpectCleanExit(first.get());
+}
+
 TEST_F(ProcessTest, SigtermExitsZeroWhileClientsHoldIdleConnections) {
   // A drain timeout far above the exit bound: only an exit that idle
   // connections do not hold back passes.
