@@ -76,7 +76,7 @@ class KvCall {
   }
 
  protected:
-  // Request requests the next call of the rpc with tag.
+  // RequestCall asks gRPC for the next call of the rpc, with tag.
   virtual void RequestCall(Tag* tag) = 0;
   // NewCall makes an unstarted call object of the same rpc.
   virtual KvCall* NewCall(KvService* service, Queue* queue) = 0;
