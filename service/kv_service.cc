@@ -86,10 +86,9 @@ class KvCall {
   // Abandoned is true when the client can no longer use the answer: the
   // deadline has passed or the call was cancelled. Such a call skips its
   // store work.
-  // TODO(#2): a call that waits in the transport before its headers are
-  // read gets a fresh deadline (gRPC sends a relative timeout) and no
-  // cancellation yet, so it may still do its store work; an end-to-end test
-  // of the skip needs a way to hold the transport, which gRPC lacks.
+  // A call that waited in the transport before its headers were read gets
+  // a fresh deadline, since gRPC sends a relative timeout; the header's
+  // Note says what that means for clients.
   bool Abandoned() const {
     // IsCancelled is documented as valid only after the done tag for the
     // async API; before it, it reads the completion state under a lock and
