@@ -254,7 +254,10 @@ def write_markdown(path, meta, machine, results, redis, points, memory,
         "response of kv-server's shape and size without storage: what "
         "the transport allows on this machine at that moment. Keys are "
         "uniform over %s keys; values are 100 bytes; get runs on a store "
-        "loaded with every key. kv-server CPU is utime+stime from "
+        "loaded with every key. Before each scenario the script waits until "
+        "both kv-servers are idle, so that LevelDB compacting after the "
+        "load does not run during a measurement. kv-server CPU is "
+        "utime+stime from "
         "/proc over the window divided by calls." % (
             machine.get("pairs"), machine.get("duration"),
             machine.get("keys")))
