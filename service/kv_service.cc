@@ -26,9 +26,14 @@ class KvCall {
   enum class Event { kRequest, kFinish, kDone };
 
   // Tag is what the call hands to gRPC as a completion-queue tag.
-  struct Tag {
-    KvCall* call;
-    Event event;
+  class Tag : public CqTag {
+   public:
+    Tag(KvCall* call, Event event) : call_(call), event_(event) {}
+    void OnEvent(bool ok) override { call_->OnEvent(event_, ok); }
+
+   private:
+    KvCall* const call_;
+    const Event event_;
   };
 
   KvCall(KvService* service, KvService::Queue* queue)
@@ -326,8 +331,7 @@ void KvService::Serve(grpc::ServerCompletionQueue* cq) {
   void* tag;
   bool ok;
   while (cq->Next(&tag, &ok)) {
-    KvCall::Tag* call_tag = static_cast<KvCall::Tag*>(tag);
-    call_tag->call->OnEvent(call_tag->event, ok);
+    static_cast<CqTag*>(tag)->OnEvent(ok);
   }
 }
 

@@ -46,6 +46,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "kv/v1/kv.grpc.pb.h"
+#include "service/cq_tag.h"
 #include "store/store.h"
 
 namespace kv {
@@ -68,7 +69,9 @@ class KvService {
   // Serve waits for calls of every rpc on cq and answers them until
   // StopServing has shut cq down and its last event has been handled. The
   // server that owns cq must have been built with grpc_service()
-  // registered. Blocks; returns once cq is drained.
+  // registered. Every tag on cq must be a CqTag (cq_tag.h): other services
+  // may share cq, and Serve hands their events to their tags too. Blocks;
+  // returns once cq is drained.
   void Serve(grpc::ServerCompletionQueue* cq);
 
   // WaitForIdle blocks until no KV call is in flight (every call that

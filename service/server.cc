@@ -3,13 +3,13 @@
 #include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "service/health_service.h"
 #include "service/kv_service.h"
 #include "service/limits.h"
 
@@ -34,7 +34,8 @@ std::string HostOf(const std::string& listen) {
 
 Server::Server(const ServerOptions& options, Store* store)
     : options_(options),
-      service_(std::make_unique<KvService>(store, options.max_value_bytes)) {}
+      service_(std::make_unique<KvService>(store, options.max_value_bytes)),
+      health_(std::make_unique<HealthService>()) {}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     const ServerOptions& options, Store* store) {
@@ -47,8 +48,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     return absl::InvalidArgumentError("drain_timeout: must not be negative");
   }
 
-  // Both are process-wide switches read when a server is built.
-  grpc::EnableDefaultHealthCheckService(true);
+  // A process-wide switch read when a server is built. gRPC's default
+  // health service stays off: HealthService replaces it (health_service.h
+  // says why).
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   std::unique_ptr<Server> server(new Server(options, store));
@@ -62,6 +64,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(options.max_value_bytes + kTransportHeadroomBytes));
   builder.RegisterService(server->service_->grpc_service());
+  builder.RegisterService(server->health_->grpc_service());
   for (int i = 0; i < options.threads; ++i) {
     server->queues_.push_back(builder.AddCompletionQueue());
   }
@@ -87,15 +90,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->port_ = port;
   server->address_ = absl::StrCat(HostOf(options.listen), ":", port);
 
-  grpc::HealthCheckServiceInterface* health =
-      server->server_->GetHealthCheckService();
-  health->SetServingStatus("", true);
-  health->SetServingStatus(kServiceName, true);
+  server->health_->SetServingStatus("", true);
+  server->health_->SetServingStatus(kServiceName, true);
 
   for (auto& queue : server->queues_) {
     grpc::ServerCompletionQueue* cq = queue.get();
     KvService* service = server->service_.get();
-    server->threads_.emplace_back([service, cq] { service->Serve(cq); });
+    HealthService* health = server->health_.get();
+    server->threads_.emplace_back([service, health, cq] {
+      health->StartOn(cq);
+      service->Serve(cq);
+    });
   }
   return server;
 }
@@ -108,7 +113,7 @@ void Server::Shutdown() {
 
   // Health first, so that a balancer stops sending calls before they
   // would be refused.
-  server_->GetHealthCheckService()->Shutdown();
+  health_->Shutdown();
 
   // gRPC's Shutdown stops new calls and waits for every connection to
   // close, which an idle client never does, until the deadline. So it runs
@@ -131,6 +136,7 @@ void Server::Shutdown() {
       !grpc_stopped.WaitForNotificationWithTimeout(absl::Milliseconds(100)));
   shutdown_thread.join();
 
+  health_->StopServing();
   service_->StopServing();
   for (std::thread& thread : threads_) thread.join();
   threads_.clear();

@@ -2,8 +2,9 @@
 //
 // Server is what kv-server runs and what tests start in-process. It
 // serves the KV service on gRPC's completion-queue API (one queue and one
-// thread per ServerOptions::threads), the standard health service
-// (grpc.health.v1; "" and "kv.v1.KV" are SERVING until Shutdown starts)
+// thread per ServerOptions::threads), the standard health service on the
+// same queues (grpc.health.v1, health_service.h; "" and "kv.v1.KV" are
+// SERVING until Shutdown starts)
 // and server reflection (grpc.reflection.v1alpha, what grpcurl speaks).
 //
 // Example:
@@ -40,6 +41,7 @@ class ServerCompletionQueue;
 
 namespace kv {
 
+class HealthService;
 class KvService;
 
 // ServerOptions configures a Server.
@@ -100,6 +102,7 @@ class Server {
   int port_ = 0;
   std::string address_;
   std::unique_ptr<KvService> service_;
+  std::unique_ptr<HealthService> health_;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::thread> threads_;
