@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <deque>
 #include <filesystem>
 #include <limits>
 #include <memory>
@@ -22,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "leveldb/cache.h"
 #include "leveldb/db.h"
 #include "leveldb/env.h"
@@ -536,30 +536,58 @@ void LevelDbStore::ReapLoop() {
 }
 
 void LevelDbStore::Enqueue(Op op) {
+  bool inline_commit = false;
   {
     absl::MutexLock lock(&queue_mu_);
     if (!closed_) {
-      queue_.push_back(std::move(op));
-      return;
+      // With sync off there is no fsync to keep off the caller's thread
+      // (but for the synced mark write once per block of revisions), and
+      // groups stay small (about 3 writes at 64 calls in flight), so the
+      // hand-off to the committer and the wake-up back buy little. An idle
+      // store therefore commits the write here: measured on 2 cores, one
+      // set in flight took 8-17% less server CPU and a 5-7% lower p50. A
+      // busy turn or a non-empty queue still takes the write, so revisions
+      // keep following the order writes arrived in. Reaper removals always
+      // queue: they come in chunks that group well.
+      inline_commit = !options_.sync && op.kind != Op::Kind::kReap &&
+                      !committing_ && queue_.empty();
+      if (!inline_commit) {
+        queue_.push_back(std::move(op));
+        return;
+      }
+      committing_ = true;
     }
   }
+  if (inline_commit) {
+    CommitGroup(absl::MakeSpan(&op, 1));
+    {
+      absl::MutexLock lock(&queue_mu_);
+      committing_ = false;
+    }
+    RunCallbacks(absl::MakeSpan(&op, 1));
+    return;
+  }
+
   const absl::Status closed = absl::UnavailableError("the store is closed");
   if (op.set_done) std::move(op.set_done)(closed);
   if (op.delete_done) std::move(op.delete_done)(closed);
 }
 
-bool LevelDbStore::QueueReady() const { return !queue_.empty() || stopping_; }
+bool LevelDbStore::CommitterReady() const {
+  return !committing_ && (!queue_.empty() || stopping_);
+}
 
 // A dedicated committer thread, rather than leader-follower: the server
 // calls SetAsync on its completion-queue threads, and a leader would do the
 // fsync (up to milliseconds) on such a thread, stalling every call queued
-// behind it. Here SetAsync only takes a lock and appends.
+// behind it. Here SetAsync only takes a lock and appends. (With sync off,
+// Enqueue commits on the caller's thread when the store is idle.)
 void LevelDbStore::CommitLoop() {
   while (true) {
-    std::deque<Op> group;
+    std::vector<Op> group;
     {
       absl::MutexLock lock(&queue_mu_);
-      queue_mu_.Await(absl::Condition(this, &LevelDbStore::QueueReady));
+      queue_mu_.Await(absl::Condition(this, &LevelDbStore::CommitterReady));
       if (queue_.empty()) {
         closed_ = true;
         break;
@@ -573,8 +601,16 @@ void LevelDbStore::CommitLoop() {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      committing_ = true;
     }
-    CommitGroup(group);
+    CommitGroup(absl::MakeSpan(group));
+    // The turn is given back before the callbacks run, so that a write
+    // arriving meanwhile need not wait for them.
+    {
+      absl::MutexLock lock(&queue_mu_);
+      committing_ = false;
+    }
+    RunCallbacks(absl::MakeSpan(group));
   }
 
   // On a clean close, lower the mark to what was really handed out, so the
@@ -599,7 +635,7 @@ absl::StatusOr<std::optional<RecordHeader>> LevelDbStore::ReadHeader(
   return *header;
 }
 
-void LevelDbStore::CommitGroup(std::deque<Op>& group) {
+void LevelDbStore::CommitGroup(absl::Span<Op> group) {
   // overlay holds the state each key has after the earlier ops of this
   // group, so that a later op sees them before they reach LevelDB.
   std::unordered_map<std::string, std::optional<RecordHeader>> overlay;
@@ -715,7 +751,9 @@ void LevelDbStore::CommitGroup(std::deque<Op>& group) {
       }
     }
   }
+}
 
+void LevelDbStore::RunCallbacks(absl::Span<Op> group) {
   for (Op& op : group) {
     if (op.set_done) {
       if (op.status.ok()) {

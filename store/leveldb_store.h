@@ -10,6 +10,14 @@
 // Options::sync is set, and then runs every callback. Concurrent writers
 // thereby share one fsync (group commit).
 //
+// With Options::sync off, a write that finds the committer idle and the
+// queue empty skips the queue: the calling thread commits it as a group of
+// its own and runs its callback before SetAsync (or DeleteAsync) returns.
+// Other writes queue as above, so one group commits at a time and
+// revisions still follow commit order. With sync on, every write queues,
+// so that no fsync runs on the caller's thread (the server calls from its
+// completion-queue threads).
+//
 // Revisions are reserved in blocks: before a revision past the reserved
 // mark is handed out, a new mark is written in the same batch, and that
 // batch is always synced. After any crash or power cut the store continues
@@ -35,10 +43,12 @@
 // does, per call).
 //
 // Thread safety: every method may be called from any number of threads at
-// once. Callbacks of SetAsync and DeleteAsync run on the committer thread:
-// they must be quick, and must not wait for another write of the same store
-// (Set or Delete from a callback deadlocks; SetAsync and DeleteAsync are
-// fine).
+// once. Callbacks of SetAsync and DeleteAsync run on the committer thread,
+// or (sync off, idle store) on the calling thread before SetAsync or
+// DeleteAsync returns, so the caller must not hold a lock the callback
+// takes. Callbacks must be quick, and must not wait for another write of
+// the same store (Set or Delete from a callback may deadlock; SetAsync and
+// DeleteAsync are fine, and may run their own callback at once, nested).
 
 #ifndef KV_STORE_LEVELDB_STORE_H_
 #define KV_STORE_LEVELDB_STORE_H_
@@ -59,6 +69,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "store/record.h"
 #include "store/store.h"
 
@@ -134,6 +145,9 @@ class LevelDbStore : public Store {
   //   commit queue, and see every write whose callback has run.
   // - SetAsync answers INVALID_ARGUMENT for a negative ttl, and UNAVAILABLE
   //   once the store is being destroyed and its queue has drained.
+  // - With Options::sync off, SetAsync and DeleteAsync on an idle store
+  //   (no group being committed, nothing queued) commit on the calling
+  //   thread and run done before they return.
   // - DeleteAsync of an expired key answers false and takes no revision;
   //   the reaper removes the record (and takes one then).
   // - A key whose record is corrupted (Get answers DATA_LOSS) stays
@@ -180,7 +194,7 @@ class LevelDbStore : public Store {
     SetCallback set_done;
     DeleteCallback delete_done;  // kDelete and kReap.
 
-    // Results, filled in by the committer.
+    // Results, filled in by CommitGroup.
     absl::Status status;
     uint64_t version = 0;
     bool deleted = false;
@@ -193,10 +207,17 @@ class LevelDbStore : public Store {
   int64_t NowMicros() const;
   absl::StatusOr<std::optional<RecordHeader>> ReadHeader(
       const std::string& storage_key);
+  // Enqueue queues op for the committer or, with sync off and the store
+  // idle, commits it and runs its callback on the calling thread.
   void Enqueue(Op op);
-  bool QueueReady() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_);
+  bool CommitterReady() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_);
   void CommitLoop();
-  void CommitGroup(std::deque<Op>& group);
+  // CommitGroup assigns revisions and writes group, filling in each op's
+  // results; the caller must hold the commit turn (committing_).
+  void CommitGroup(absl::Span<Op> group);
+  // RunCallbacks answers each op of a committed group; never called with
+  // queue_mu_ held.
+  void RunCallbacks(absl::Span<Op> group);
   void ReapLoop();
 
   const Options options_;
@@ -204,12 +225,16 @@ class LevelDbStore : public Store {
   std::unique_ptr<leveldb::Cache> block_cache_;
   std::unique_ptr<leveldb::DB> db_;
 
-  // Owned by the committer thread once it runs.
+  // Used only by the thread that holds the commit turn (committing_); the
+  // turn passes through queue_mu_, which orders the accesses.
   uint64_t next_revision_ = 1;
   uint64_t reserved_through_ = 0;
 
   absl::Mutex queue_mu_;
   std::deque<Op> queue_ ABSL_GUARDED_BY(queue_mu_);
+  // committing_ is the commit turn: true while a group (the committer's, or
+  // one write committed inline) is being assigned revisions and written.
+  bool committing_ ABSL_GUARDED_BY(queue_mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
   bool closed_ ABSL_GUARDED_BY(queue_mu_) = false;
   std::thread committer_;

@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -670,6 +671,93 @@ TEST_F(LevelDbStoreTest, SyncOffSyncsOnlyRevisionReservations) {
   EXPECT_EQ(stats.writes, 20u);
   EXPECT_EQ(stats.commit_groups, 20u);
   EXPECT_EQ(stats.syncs, 1u);
+}
+
+TEST_F(LevelDbStoreTest, SyncOffWriteToIdleStoreCompletesBeforeItReturns) {
+  std::unique_ptr<LevelDbStore> store = MustOpen(/*sync=*/false);
+  ASSERT_NE(store, nullptr);
+  const std::thread::id caller = std::this_thread::get_id();
+
+  std::optional<absl::StatusOr<uint64_t>> version;
+  std::thread::id set_thread;
+  store->SetAsync("app", "k", "v", absl::ZeroDuration(),
+                  [&](absl::StatusOr<uint64_t> result) {
+                    version = std::move(result);
+                    set_thread = std::this_thread::get_id();
+                  });
+  ASSERT_TRUE(version.has_value());
+  ASSERT_TRUE(version->ok()) << version->status();
+  EXPECT_EQ(**version, 1u);
+  EXPECT_EQ(set_thread, caller);
+
+  std::optional<absl::StatusOr<bool>> deleted;
+  store->DeleteAsync("app", "k", [&](absl::StatusOr<bool> result) {
+    deleted = std::move(result);
+  });
+  ASSERT_TRUE(deleted.has_value());
+  ASSERT_TRUE(deleted->ok()) << deleted->status();
+  EXPECT_TRUE(**deleted);
+
+  const StoreStats stats = store->Stats();
+  EXPECT_EQ(stats.writes, 2u);
+  EXPECT_EQ(stats.commit_groups, 2u);
+}
+
+TEST_F(LevelDbStoreTest, SyncOnWriteIsAnsweredOnTheCommitterThread) {
+  std::unique_ptr<LevelDbStore> store = MustOpen(/*sync=*/true);
+  ASSERT_NE(store, nullptr);
+  absl::Notification done;
+  std::thread::id set_thread;
+  store->SetAsync("app", "k", "v", absl::ZeroDuration(),
+                  [&](absl::StatusOr<uint64_t> version) {
+                    EXPECT_TRUE(version.ok()) << version.status();
+                    set_thread = std::this_thread::get_id();
+                    done.Notify();
+                  });
+  done.WaitForNotification();
+  EXPECT_NE(set_thread, std::this_thread::get_id());
+}
+
+TEST_F(LevelDbStoreTest, SyncOffConcurrentWritesToOneKeyKeepTheLastVersion) {
+  std::unique_ptr<LevelDbStore> store = MustOpen(/*sync=*/false);
+  ASSERT_NE(store, nullptr);
+  constexpr int kThreads = 4;
+  constexpr int kWritesPerThread = 200;
+  absl::Mutex mu;
+  uint64_t highest = 0;
+  std::string highest_value;
+  absl::BlockingCounter pending(kThreads * kWritesPerThread);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kWritesPerThread; ++i) {
+        std::string value = absl::StrCat(t, "/", i);
+        store->SetAsync("app", "k", value, absl::ZeroDuration(),
+                        [&, value](absl::StatusOr<uint64_t> version) {
+                          EXPECT_TRUE(version.ok()) << version.status();
+                          if (version.ok()) {
+                            absl::MutexLock lock(&mu);
+                            if (*version > highest) {
+                              highest = *version;
+                              highest_value = value;
+                            }
+                          }
+                          pending.DecrementCount();
+                        });
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  pending.Wait();
+
+  // Whether inline or queued, the write with the highest version is the
+  // one that was committed last.
+  absl::StatusOr<std::optional<Entry>> entry = store->Get("app", "k");
+  ASSERT_TRUE(entry.ok() && entry->has_value()) << entry.status();
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ((*entry)->version, highest);
+  EXPECT_EQ((*entry)->value, highest_value);
+  EXPECT_EQ(store->Stats().writes, kThreads * kWritesPerThread);
 }
 
 TEST_F(LevelDbStoreTest, DeleteOfAbsentKeyWritesNothing) {
