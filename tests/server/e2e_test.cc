@@ -19,6 +19,8 @@
 #include "kv/v1/kv.grpc.pb.h"
 #include "service/server.h"
 #include "store/leveldb_store.h"
+#include "store/testing/fake_clock.h"
+#include "store/testing/temp_dir.h"
 #include "tests/server/test_support.h"
 
 namespace kv {
@@ -177,8 +179,8 @@ class E2eTest : public ::testing::Test {
     EXPECT_THAT(status.error_message(), StartsWith(message_start));
   }
 
-  test::ScratchDir dir_;
-  test::TestClock clock_;
+  kv::testing::TempDir dir_;
+  kv::testing::FakeClock clock_;
   std::unique_ptr<LevelDbStore> store_;
   std::unique_ptr<test::GatedStore> gated_;
   std::unique_ptr<Server> server_;

@@ -16,6 +16,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "store/testing/temp_dir.h"
 #include "tests/server/server_process.h"
 #include "tests/server/test_support.h"
 
@@ -80,7 +81,7 @@ class HealthReflectionTest : public ::testing::Test {
     return response;
   }
 
-  test::ScratchDir dir_;
+  kv::testing::TempDir dir_;
   std::unique_ptr<test::ServerProcess> server_;
   std::shared_ptr<grpc::Channel> channel_;
 };

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "service/server.h"
 #include "store/leveldb_store.h"
+#include "store/testing/temp_dir.h"
 #include "tests/server/test_support.h"
 
 namespace kv {
@@ -22,7 +23,7 @@ using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
 
 TEST(HealthShutdown, WatchersSeeNotServingOnceShutdownStarts) {
-  test::ScratchDir dir;
+  kv::testing::TempDir dir;
   LevelDbStore::Options store_options;
   store_options.path = dir.path();
   store_options.sync = false;

@@ -26,6 +26,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kv/v1/kv.grpc.pb.h"
+#include "store/testing/temp_dir.h"
 #include "tests/server/server_process.h"
 #include "tests/server/test_support.h"
 
@@ -88,7 +89,7 @@ class ProcessTest : public ::testing::Test {
     EXPECT_EQ(WEXITSTATUS(*status), 0) << server->stderr_text();
   }
 
-  test::ScratchDir dir_;
+  kv::testing::TempDir dir_;
   int port_ = 0;
 };
 
@@ -193,7 +194,7 @@ TEST_F(ProcessTest, SecondInstanceOnTheSameDirectoryFailsNamingDirAndLock) {
 
 TEST_F(ProcessTest, AddressInUseExitsNonZeroNamingTheAddress) {
   auto first = StartServer(dir_.path());
-  test::ScratchDir other_dir;
+  kv::testing::TempDir other_dir;
   test::ServerProcess second(test::KvServerBinary(),
                              {absl::StrCat("--listen=", address()),
                               absl::StrCat("--data_dir=", other_dir.path())});

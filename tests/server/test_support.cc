@@ -1,33 +1,13 @@
 #include "tests/server/test_support.h"
 
 #include <grpcpp/grpcpp.h>
-#include <stdlib.h>
 
 #include <atomic>
-#include <cstdio>
-#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 
 namespace kv::test {
-
-ScratchDir::ScratchDir() {
-  const char* base = getenv("TEST_TMPDIR");
-  std::string pattern =
-      absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp",
-                   "/kv-server-test-XXXXXX");
-  if (mkdtemp(pattern.data()) == nullptr) {
-    std::perror("mkdtemp");
-    abort();
-  }
-  path_ = pattern;
-}
-
-ScratchDir::~ScratchDir() {
-  std::error_code error;
-  std::filesystem::remove_all(path_, error);
-}
 
 void GatedStore::HoldWrites() {
   absl::MutexLock lock(&mu_);

@@ -1,7 +1,7 @@
 // test_support: helpers shared by the tests of tests/server. Test-only.
+// Directories and clocks come from store/testing (kv::testing::TempDir,
+// kv::testing::FakeClock).
 //
-//   ScratchDir    a fresh directory, removed with its contents at the end
-//   TestClock     a clock that moves only when the test advances it
 //   GatedStore    a Store wrapper that can hold write callbacks and block
 //                 reads, so that tests see calls in flight without sleeps
 //   NewKvStub     a raw kv.v1.KV stub on its own connection
@@ -23,46 +23,6 @@
 #include "store/store.h"
 
 namespace kv::test {
-
-// ScratchDir creates a new directory below $TEST_TMPDIR (or /tmp) and
-// removes it, with everything in it, when destroyed. Aborts the test
-// binary when it cannot create it.
-class ScratchDir {
- public:
-  ScratchDir();
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  ~ScratchDir();
-
-  // path answers the directory's absolute path.
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// TestClock starts at a fixed time and moves only through Advance.
-// Thread-safe.
-class TestClock {
- public:
-  absl::Time Now() const {
-    absl::MutexLock lock(&mu_);
-    return now_;
-  }
-  void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
-    now_ += d;
-  }
-  // AsFunction answers a callable reading this clock; the clock must
-  // outlive it.
-  std::function<absl::Time()> AsFunction() const {
-    return [this] { return Now(); };
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  absl::Time now_ ABSL_GUARDED_BY(mu_) = absl::FromUnixSeconds(1800000000);
-};
 
 // GatedStore forwards every call to another store (not owned), and lets a
 // test hold the callbacks of writes and block reads. Thread-safe.
