@@ -34,7 +34,8 @@ TARGETS = [
     ("set_single", "p50_ratio", "p50 within 15% of the ceiling's", 1.15,
      False),
 ]
-BLOCK_CACHE_MIB = 8  # LevelDbStore's default block cache; kv-server has no flag.
+# LevelDbStore's default block cache; kv-server has no flag for it.
+BLOCK_CACHE_MIB = 8
 NUMERIC = ["ops_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
            "mean_us", "server_cpu_us_per_op", "client_cpu_us_per_op",
            "fsyncs_per_op", "mean_group_size"]
@@ -353,7 +354,8 @@ def write_markdown(path, meta, machine, results, redis, points, memory,
     add("")
     add("Same machine, same run, 127.0.0.1, 100-byte values, random keys "
         "over the same key space, every key loaded with a 100-byte value "
-        "first (redis-cli --pipe) so that gets find values. redis-benchmark is one client thread like kv-bench; "
+        "first (redis-cli --pipe) so that gets find values. "
+        "redis-benchmark is one client thread like kv-bench; "
         "redis speaks RESP over plain TCP, with no HTTP/2 or protobuf, so "
         "it shows what a user would pick instead, not what gRPC allows.")
     add("")

@@ -15,7 +15,8 @@ TempDir::TempDir() {
   std::string base = root != nullptr && *root != '\0'
                          ? std::string(root)
                          : std::filesystem::temp_directory_path().string();
-  std::string pattern = base + "/kvstore-test-XXXXXX";
+  // mkdtemp replaces the six trailing X characters.
+  std::string pattern = base + "/kvstore-test-" + std::string(6, 'X');
   if (mkdtemp(pattern.data()) == nullptr) {
     std::perror("mkdtemp");
     std::abort();
