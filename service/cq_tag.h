@@ -26,6 +26,19 @@ class CqTag {
   ~CqTag() = default;
 };
 
+// EventTag is the tag of one kind of event of a call: its OnEvent calls
+// call->OnEvent(event, ok). Call must grant it access to OnEvent.
+template <typename Call, typename Event>
+class EventTag final : public CqTag {
+ public:
+  EventTag(Call* call, Event event) : call_(call), event_(event) {}
+  void OnEvent(bool ok) override { call_->OnEvent(event_, ok); }
+
+ private:
+  Call* const call_;
+  const Event event_;
+};
+
 }  // namespace kv
 
 #endif  // KV_SERVICE_CQ_TAG_H_

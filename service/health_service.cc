@@ -35,17 +35,13 @@ class HealthCall {
   }
 
  private:
-  class Tag : public CqTag {
-   public:
-    Tag(HealthCall* call, bool finish) : call_(call), finish_(finish) {}
-    void OnEvent(bool ok) override {
-      finish_ ? call_->OnFinish() : call_->OnRequest(ok);
-    }
+  enum class Event { kRequest, kFinish };
+  using Tag = EventTag<HealthCall, Event>;
+  friend Tag;
 
-   private:
-    HealthCall* const call_;
-    const bool finish_;
-  };
+  void OnEvent(Event event, bool ok) {
+    event == Event::kRequest ? OnRequest(ok) : OnFinish();
+  }
 
   void OnRequest(bool ok) {
     // Not ok: the server is shutting down and no call arrived.
@@ -74,8 +70,8 @@ class HealthCall {
   HealthCheckRequest request_;
   HealthCheckResponse response_;
   grpc::ServerAsyncResponseWriter<HealthCheckResponse> responder_{&ctx_};
-  Tag request_tag_{this, false};
-  Tag finish_tag_{this, true};
+  Tag request_tag_{this, Event::kRequest};
+  Tag finish_tag_{this, Event::kFinish};
 };
 
 // HealthWatchCall is one Watch call. It never finishes the stream itself:
@@ -119,16 +115,8 @@ class HealthWatchCall {
 
  private:
   enum class Event { kRequest, kWrite, kDone };
-
-  class Tag : public CqTag {
-   public:
-    Tag(HealthWatchCall* call, Event event) : call_(call), event_(event) {}
-    void OnEvent(bool ok) override { call_->OnEvent(event_, ok); }
-
-   private:
-    HealthWatchCall* const call_;
-    const Event event_;
-  };
+  using Tag = EventTag<HealthWatchCall, Event>;
+  friend Tag;
 
   void OnEvent(Event event, bool ok) {
     switch (event) {

@@ -26,15 +26,7 @@ class KvCall {
   enum class Event { kRequest, kFinish, kDone };
 
   // Tag is what the call hands to gRPC as a completion-queue tag.
-  class Tag : public CqTag {
-   public:
-    Tag(KvCall* call, Event event) : call_(call), event_(event) {}
-    void OnEvent(bool ok) override { call_->OnEvent(event_, ok); }
-
-   private:
-    KvCall* const call_;
-    const Event event_;
-  };
+  using Tag = EventTag<KvCall, Event>;
 
   KvCall(KvService* service, KvService::Queue* queue)
       : service_(service), queue_(queue) {}
