@@ -79,6 +79,19 @@ bool DecodeRecordKey(absl::string_view storage_key,
   return true;
 }
 
+std::string EncodeTtlNamespaceKey(absl::string_view namespace_name) {
+  std::string out(1, kTtlNamespaceSpace);
+  out.append(namespace_name.data(), namespace_name.size());
+  return out;
+}
+
+bool DecodeTtlNamespaceKey(absl::string_view mark_key,
+                           absl::string_view* namespace_name) {
+  if (mark_key.empty() || mark_key[0] != kTtlNamespaceSpace) return false;
+  *namespace_name = mark_key.substr(1);
+  return true;
+}
+
 std::string EncodeExpiryKey(int64_t expiry_micros,
                             absl::string_view storage_key) {
   std::string out;

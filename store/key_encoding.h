@@ -4,6 +4,7 @@
 //
 //   'd' varint(len(namespace)) namespace key    a user record
 //   'm' name                                    an internal value
+//   't' namespace                               a ttl namespace mark
 //   'x' fixed64be(expiry) storage_key           the expiry index
 //
 // The record encoding is injective: the varint is prefix-free, so it tells
@@ -11,7 +12,11 @@
 // ("a/b", "c") differ, and RecordKeyPrefix(namespace) is a prefix of exactly
 // the records of that namespace, so a prefix scan never reaches another
 // namespace. Within one namespace, records sort in the byte order of their
-// keys, which List relies on. No record encodes into the 'm' or 'x' spaces.
+// keys, which List relies on. No record encodes into the 'm', 't' or 'x'
+// spaces.
+//
+// A ttl namespace mark says that a namespace has held a record with a ttl
+// (LevelDbStore reads the old record before a set only in such namespaces).
 //
 // Expiry index keys sort by expiry time, then by the storage key of the
 // record they point at, so the expired records are a prefix of the index.
@@ -32,6 +37,8 @@ namespace kv {
 inline constexpr char kRecordSpace = 'd';
 // kMetaSpace is the first byte of every internal value's storage key.
 inline constexpr char kMetaSpace = 'm';
+// kTtlNamespaceSpace is the first byte of every ttl namespace mark.
+inline constexpr char kTtlNamespaceSpace = 't';
 // kExpirySpace is the first byte of every expiry index key.
 inline constexpr char kExpirySpace = 'x';
 
@@ -57,6 +64,18 @@ std::string EncodeRecordKey(absl::string_view namespace_name,
 // record key.
 bool DecodeRecordKey(absl::string_view storage_key,
                      absl::string_view* namespace_name, absl::string_view* key);
+
+// EncodeTtlNamespaceKey answers the key of the ttl namespace mark of
+// namespace_name.
+std::string EncodeTtlNamespaceKey(absl::string_view namespace_name);
+
+// DecodeTtlNamespaceKey answers, in *namespace_name (pointing into
+// mark_key), the namespace of a key made by EncodeTtlNamespaceKey.
+//
+// Returns false, leaving *namespace_name unchanged, when mark_key is not
+// such a key.
+bool DecodeTtlNamespaceKey(absl::string_view mark_key,
+                           absl::string_view* namespace_name);
 
 // EncodeExpiryKey answers the expiry index key of the record stored under
 // storage_key that expires at expiry_micros (microseconds since the Unix

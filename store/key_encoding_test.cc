@@ -102,9 +102,12 @@ TEST(KeyEncoding, KeysOfOneNamespaceKeepByteOrder) {
 
 TEST(KeyEncoding, InternalKeysAreNoRecordKey) {
   const std::vector<std::string> internal = {
-      std::string(kFormatVersionKey), std::string(kReservedRevisionKey),
+      std::string(kFormatVersionKey),
+      std::string(kReservedRevisionKey),
       EncodeExpiryKey(0, EncodeRecordKey("a", "b")),
-      EncodeExpiryKey(std::numeric_limits<int64_t>::max(), "")};
+      EncodeExpiryKey(std::numeric_limits<int64_t>::max(), ""),
+      EncodeTtlNamespaceKey(""),
+      EncodeTtlNamespaceKey("d\x01a")};
   for (const std::string& key : internal) {
     absl::string_view ns, user_key;
     EXPECT_FALSE(DecodeRecordKey(key, &ns, &user_key));
@@ -182,6 +185,22 @@ TEST(KeyEncoding, DecodeRejectsShortExpiryKeys) {
   absl::string_view s;
   EXPECT_FALSE(DecodeExpiryKey("x1234567", &t, &s));
   EXPECT_FALSE(DecodeExpiryKey(EncodeRecordKey("a", "123456789"), &t, &s));
+}
+
+TEST(KeyEncoding, TtlNamespaceKeysDecodeToTheirNamespace) {
+  for (const std::string& ns : Tricky()) {
+    const std::string mark = EncodeTtlNamespaceKey(ns);
+    absl::string_view decoded;
+    ASSERT_TRUE(DecodeTtlNamespaceKey(mark, &decoded)) << ns;
+    EXPECT_EQ(decoded, ns);
+    int64_t expiry = 0;
+    absl::string_view storage_key;
+    EXPECT_FALSE(DecodeExpiryKey(mark, &expiry, &storage_key));
+  }
+  absl::string_view ns = "unchanged";
+  EXPECT_FALSE(DecodeTtlNamespaceKey("", &ns));
+  EXPECT_FALSE(DecodeTtlNamespaceKey(EncodeRecordKey("a", "b"), &ns));
+  EXPECT_EQ(ns, "unchanged");
 }
 
 }  // namespace

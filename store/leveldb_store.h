@@ -29,6 +29,13 @@
 // Options::reap_interval) deletes expired records through the commit queue,
 // by work proportional to their number. Each removal takes a revision.
 //
+// A set replaces the old record's index entry, and so must read the old
+// record first, but only in a namespace that has ever held a record with a
+// ttl: the first such record marks its namespace in the database, and the
+// store keeps the marked names in memory. Elsewhere a set writes without
+// reading, which keeps random writes from driving LevelDB into compaction
+// (LevelDB compacts the tables that reads keep searching in vain).
+//
 // Example:
 //
 //   kv::LevelDbStore::Options options;
@@ -64,6 +71,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -204,6 +212,14 @@ class LevelDbStore : public Store {
 
   static absl::Status RaiseMarkAfterRepair(const std::string& path);
   absl::Status Recover();
+  // LoadTtlNamespaces fills ttl_namespaces_ from the marks in the database.
+  // With rebuild, it first marks every namespace the expiry index points
+  // into, adding the marks to *batch (a store of format version 1 has no
+  // marks yet).
+  absl::Status LoadTtlNamespaces(bool rebuild, leveldb::WriteBatch* batch);
+  // MayHoldTtl answers whether a record under storage_key may have a ttl,
+  // i.e. whether its namespace is marked; for the commit turn's holder.
+  bool MayHoldTtl(absl::string_view storage_key) const;
   int64_t NowMicros() const;
   absl::StatusOr<std::optional<RecordHeader>> ReadHeader(
       const std::string& storage_key);
@@ -229,6 +245,8 @@ class LevelDbStore : public Store {
   // turn passes through queue_mu_, which orders the accesses.
   uint64_t next_revision_ = 1;
   uint64_t reserved_through_ = 0;
+  // The namespaces with a ttl namespace mark (key_encoding.h).
+  absl::flat_hash_set<std::string> ttl_namespaces_;
 
   absl::Mutex queue_mu_;
   std::deque<Op> queue_ ABSL_GUARDED_BY(queue_mu_);

@@ -81,6 +81,29 @@ class LevelDbStoreTest : public ::testing::Test {
     return keys;
   }
 
+  // Layout is what the closed database in path_ holds, by key space.
+  struct Layout {
+    std::vector<std::string> records;  // user keys, in storage order
+    std::vector<std::string> index;    // user keys the expiry index names
+    std::vector<std::string> marks;    // namespaces with a ttl mark
+  };
+  Layout RawLayout() {
+    Layout layout;
+    for (const std::string& key : RawKeys()) {
+      int64_t expiry = 0;
+      absl::string_view storage_key, ns, user_key;
+      if (DecodeRecordKey(key, &ns, &user_key)) {
+        layout.records.emplace_back(user_key);
+      } else if (DecodeExpiryKey(key, &expiry, &storage_key)) {
+        EXPECT_TRUE(DecodeRecordKey(storage_key, &ns, &user_key));
+        layout.index.emplace_back(user_key);
+      } else if (DecodeTtlNamespaceKey(key, &ns)) {
+        layout.marks.emplace_back(ns);
+      }
+    }
+    return layout;
+  }
+
   // RawPut writes one key of the closed database in path_.
   void RawPut(const std::string& key, const std::string& value) {
     leveldb::Options options;
@@ -244,19 +267,96 @@ TEST_F(LevelDbStoreTest, ReaperRemovesRecordAndIndexEntry) {
     EXPECT_EQ(store->Stats().writes, 6u);
   }
 
-  std::vector<std::string> records, index;
-  for (const std::string& key : RawKeys()) {
-    int64_t expiry = 0;
-    absl::string_view storage_key, ns, user_key;
-    if (DecodeRecordKey(key, &ns, &user_key)) {
-      records.emplace_back(user_key);
-    } else if (DecodeExpiryKey(key, &expiry, &storage_key)) {
-      ASSERT_TRUE(DecodeRecordKey(storage_key, &ns, &user_key));
-      index.emplace_back(user_key);
-    }
+  const Layout layout = RawLayout();
+  EXPECT_THAT(layout.records,
+              ::testing::ElementsAre("forever", "long", "reset"));
+  EXPECT_THAT(layout.index, ::testing::ElementsAre("long", "reset"));
+}
+
+TEST_F(LevelDbStoreTest, TtlMarksOnlyTheNamespacesThatUseIt) {
+  {
+    std::unique_ptr<LevelDbStore> store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Set("cache", "a", "v", absl::Hours(1)).ok());
+    ASSERT_TRUE(store->Set("cache", "b", "v", absl::Hours(1)).ok());
+    ASSERT_TRUE(store->Set("state", "a", "v").ok());
   }
-  EXPECT_THAT(records, ::testing::ElementsAre("forever", "long", "reset"));
-  EXPECT_THAT(index, ::testing::ElementsAre("long", "reset"));
+  EXPECT_THAT(RawLayout().marks, ::testing::ElementsAre("cache"));
+}
+
+TEST_F(LevelDbStoreTest, OverwriteAfterReopenStillReplacesTheIndexEntry) {
+  {
+    std::unique_ptr<LevelDbStore> store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Set("cache", "k", "v", absl::Hours(1)).ok());
+  }
+  {
+    // The mark read at open makes this set read the old record, so the
+    // index entry of its expiry goes.
+    std::unique_ptr<LevelDbStore> store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Set("cache", "k", "v2").ok());
+  }
+  const Layout layout = RawLayout();
+  EXPECT_THAT(layout.records, ::testing::ElementsAre("k"));
+  EXPECT_THAT(layout.index, ::testing::IsEmpty());
+}
+
+TEST_F(LevelDbStoreTest, StoreOfFormatOneGainsTtlMarksAtOpen) {
+  {
+    std::unique_ptr<LevelDbStore> store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Set("cache", "k", "v", absl::Hours(1)).ok());
+    ASSERT_TRUE(store->Set("state", "k", "v").ok());
+  }
+  {
+    // What a store written before the marks existed looks like.
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), path_, &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    ASSERT_TRUE(
+        db->Delete(leveldb::WriteOptions(), EncodeTtlNamespaceKey("cache"))
+            .ok());
+    ASSERT_TRUE(
+        db->Put(leveldb::WriteOptions(), std::string(kFormatVersionKey), "1")
+            .ok());
+  }
+  {
+    std::unique_ptr<LevelDbStore> store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Set("cache", "k", "v2").ok());
+  }
+  const Layout layout = RawLayout();
+  EXPECT_THAT(layout.marks, ::testing::ElementsAre("cache"));
+  EXPECT_THAT(layout.index, ::testing::IsEmpty());
+  leveldb::DB* raw = nullptr;
+  ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), path_, &raw).ok());
+  std::unique_ptr<leveldb::DB> db(raw);
+  std::string version;
+  ASSERT_TRUE(
+      db->Get(leveldb::ReadOptions(), std::string(kFormatVersionKey), &version)
+          .ok());
+  EXPECT_EQ(version, "2");
+}
+
+TEST_F(LevelDbStoreTest, RepairMarksNamespacesOfSurvivingTtlRecords) {
+  {
+    std::unique_ptr<LevelDbStore> store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Set("cache", "k", "v", absl::Hours(1)).ok());
+    ASSERT_TRUE(store->Set("state", "k", "v").ok());
+  }
+  {
+    // A mark lost to damage that the repair could not undo.
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), path_, &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    ASSERT_TRUE(
+        db->Delete(leveldb::WriteOptions(), EncodeTtlNamespaceKey("cache"))
+            .ok());
+  }
+  ASSERT_TRUE(LevelDbStore::Repair(path_).ok());
+  EXPECT_THAT(RawLayout().marks, ::testing::ElementsAre("cache"));
 }
 
 TEST_F(LevelDbStoreTest, ReaperKeepsKeySetAgainAfterItsScan) {
