@@ -103,6 +103,7 @@ TEST_F(ProcessTest, FirstLineNamesTheRealPortTheDataDirAndTheSettings) {
   EXPECT_THAT(first_line, HasSubstr("sync=false"));
   EXPECT_THAT(first_line, HasSubstr("max_value_bytes=26214400"));
   EXPECT_THAT(first_line, HasSubstr("drain_timeout=5s"));
+  EXPECT_THAT(first_line, HasSubstr("threads="));
 
   server->Signal(SIGTERM);
   ExpectCleanExit(server.get());
@@ -349,7 +350,7 @@ TEST_F(ProcessTest, HelpExitsZeroAndExplainsEveryFlag) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
   for (const char* flag :
        {"--listen", "--data_dir", "--sync", "--max_value_bytes",
-        "--drain_timeout", "--repair"}) {
+        "--drain_timeout", "--threads", "--repair"}) {
     EXPECT_THAT(out, HasSubstr(flag)) << flag;
   }
   EXPECT_THAT(out, HasSubstr("127.0.0.1:50051"));
@@ -366,6 +367,48 @@ TEST_F(ProcessTest, OutOfRangeFlagExitsWithAUsageError) {
   EXPECT_EQ(WEXITSTATUS(*status), 2);
   server.WaitForLine("\n", kExitBound);
   EXPECT_THAT(server.stderr_text(), HasSubstr("max_value_bytes"));
+}
+
+TEST_F(ProcessTest, ThreadCountOutOfRangeExitsWithAUsageError) {
+  for (const char* threads : {"--threads=0", "--threads=257"}) {
+    test::ServerProcess server(
+        test::KvServerBinary(),
+        {"--listen=127.0.0.1:0", absl::StrCat("--data_dir=", dir_.path()),
+         threads});
+    std::optional<int> status = server.WaitForExit(kExitBound);
+    ASSERT_TRUE(status.has_value()) << threads;
+    EXPECT_EQ(WEXITSTATUS(*status), 2) << threads;
+    server.WaitForLine("\n", kExitBound);
+    EXPECT_THAT(server.stderr_text(), HasSubstr("--threads: must be 1 to 256"))
+        << threads;
+  }
+}
+
+TEST_F(ProcessTest, OneThreadServesConcurrentCalls) {
+  auto server = StartServer(dir_.path(), {"--threads=1"});
+  EXPECT_THAT(server->stderr_text(), HasSubstr(" threads=1"));
+  std::unique_ptr<v1::KV::Stub> stub = test::NewKvStub(address());
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 4; ++i) {
+    callers.emplace_back([&stub, i] {
+      for (int j = 0; j < 25; ++j) {
+        const std::string key = absl::StrCat("k", i, "-", j);
+        EXPECT_TRUE(Set(stub.get(), key, key).ok()) << key;
+      }
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+  for (int i = 0; i < 4; ++i) {
+    for (int j = 0; j < 25; ++j) {
+      const std::string key = absl::StrCat("k", i, "-", j);
+      v1::GetResponse response;
+      ASSERT_TRUE(Get(stub.get(), key, &response).ok()) << key;
+      EXPECT_EQ(response.value(), key);
+    }
+  }
+
+  server->Signal(SIGTERM);
+  ExpectCleanExit(server.get());
 }
 
 }  // namespace
