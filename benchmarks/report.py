@@ -257,19 +257,21 @@ def write_markdown(path, meta, machine, results, redis, points, memory,
     add("Method: kv-bench (one driver thread, async completion-queue "
         "client, 4 channels of their own TCP connection each) drives "
         "kv-ceiling and kv-server alternately, %s pairs per scenario, "
-        "%s measured after a warm-up; each figure is the median of the "
-        "pairs, and each ratio the median of the pairs' ratios (the two "
-        "runs of a pair are back to back). kv-ceiling is an async generic gRPC server on one "
-        "completion-queue thread that parses each request and answers a "
-        "response of kv-server's shape and size without storage: what "
-        "the transport allows on this machine at that moment. Keys are "
-        "uniform over %s keys; values are 100 bytes; get runs on a store "
-        "loaded with every key. Before each scenario the script waits until "
-        "both kv-servers are idle, so that LevelDB compacting after the "
-        "load does not run during a measurement. kv-server CPU is "
-        "utime+stime from "
-        "/proc over the window divided by calls." % (
+        "%s measured after a warm-up (%s pairs of %s for the one-call "
+        "scenarios, get_single and set_single); each figure is the "
+        "median of the pairs, and each ratio the median of the pairs' "
+        "ratios (the two runs of a pair are back to back). kv-ceiling is "
+        "an async generic gRPC server on one completion-queue thread that "
+        "parses each request and answers a response of kv-server's shape "
+        "and size without storage: what the transport allows on this "
+        "machine at that moment. Keys are uniform over %s keys; values "
+        "are 100 bytes; get runs on a store loaded with every key. Before "
+        "each scenario the script waits until both kv-servers are idle, "
+        "so that LevelDB compacting after the load does not run during a "
+        "measurement. kv-server CPU is utime+stime from /proc over the "
+        "window divided by calls." % (
             machine.get("pairs"), machine.get("duration"),
+            machine.get("single_pairs"), machine.get("single_duration"),
             machine.get("keys")))
     add("")
 
