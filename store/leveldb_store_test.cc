@@ -116,6 +116,39 @@ class LevelDbStoreTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
 
+  // RawDelete deletes one key of the closed database in path_.
+  void RawDelete(const std::string& key) {
+    leveldb::DB* raw = nullptr;
+    leveldb::Status s = leveldb::DB::Open(leveldb::Options(), path_, &raw);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    std::unique_ptr<leveldb::DB> db(raw);
+    s = db->Delete(leveldb::WriteOptions(), key);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+  // RawGet answers the value of one key of the closed database in path_,
+  // or "" when it is absent.
+  std::string RawGet(const std::string& key) {
+    leveldb::DB* raw = nullptr;
+    leveldb::Status s = leveldb::DB::Open(leveldb::Options(), path_, &raw);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    if (!s.ok()) return "";
+    std::unique_ptr<leveldb::DB> db(raw);
+    std::string value;
+    s = db->Get(leveldb::ReadOptions(), key, &value);
+    EXPECT_TRUE(s.ok() || s.IsNotFound()) << s.ToString();
+    return value;
+  }
+
+  // WriteTtlAndPlainRecords leaves a closed store in path_ with a record
+  // with a ttl in namespace "cache" and one without in "state".
+  void WriteTtlAndPlainRecords() {
+    std::unique_ptr<LevelDbStore> store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Set("cache", "k", "v", absl::Hours(1)).ok());
+    ASSERT_TRUE(store->Set("state", "k", "v").ok());
+  }
+
   // FilesEndingIn answers the files of path_ whose names end in suffix.
   std::vector<std::string> FilesEndingIn(absl::string_view suffix) {
     std::vector<std::string> files;
@@ -303,24 +336,10 @@ TEST_F(LevelDbStoreTest, OverwriteAfterReopenStillReplacesTheIndexEntry) {
 }
 
 TEST_F(LevelDbStoreTest, StoreOfFormatOneGainsTtlMarksAtOpen) {
-  {
-    std::unique_ptr<LevelDbStore> store = MustOpen();
-    ASSERT_NE(store, nullptr);
-    ASSERT_TRUE(store->Set("cache", "k", "v", absl::Hours(1)).ok());
-    ASSERT_TRUE(store->Set("state", "k", "v").ok());
-  }
-  {
-    // What a store written before the marks existed looks like.
-    leveldb::DB* raw = nullptr;
-    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), path_, &raw).ok());
-    std::unique_ptr<leveldb::DB> db(raw);
-    ASSERT_TRUE(
-        db->Delete(leveldb::WriteOptions(), EncodeTtlNamespaceKey("cache"))
-            .ok());
-    ASSERT_TRUE(
-        db->Put(leveldb::WriteOptions(), std::string(kFormatVersionKey), "1")
-            .ok());
-  }
+  WriteTtlAndPlainRecords();
+  // What a store written before the marks existed looks like.
+  RawDelete(EncodeTtlNamespaceKey("cache"));
+  RawPut(std::string(kFormatVersionKey), "1");
   {
     std::unique_ptr<LevelDbStore> store = MustOpen();
     ASSERT_NE(store, nullptr);
@@ -329,32 +348,13 @@ TEST_F(LevelDbStoreTest, StoreOfFormatOneGainsTtlMarksAtOpen) {
   const Layout layout = RawLayout();
   EXPECT_THAT(layout.marks, ::testing::ElementsAre("cache"));
   EXPECT_THAT(layout.index, ::testing::IsEmpty());
-  leveldb::DB* raw = nullptr;
-  ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), path_, &raw).ok());
-  std::unique_ptr<leveldb::DB> db(raw);
-  std::string version;
-  ASSERT_TRUE(
-      db->Get(leveldb::ReadOptions(), std::string(kFormatVersionKey), &version)
-          .ok());
-  EXPECT_EQ(version, "2");
+  EXPECT_EQ(RawGet(std::string(kFormatVersionKey)), "2");
 }
 
 TEST_F(LevelDbStoreTest, RepairMarksNamespacesOfSurvivingTtlRecords) {
-  {
-    std::unique_ptr<LevelDbStore> store = MustOpen();
-    ASSERT_NE(store, nullptr);
-    ASSERT_TRUE(store->Set("cache", "k", "v", absl::Hours(1)).ok());
-    ASSERT_TRUE(store->Set("state", "k", "v").ok());
-  }
-  {
-    // A mark lost to damage that the repair could not undo.
-    leveldb::DB* raw = nullptr;
-    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), path_, &raw).ok());
-    std::unique_ptr<leveldb::DB> db(raw);
-    ASSERT_TRUE(
-        db->Delete(leveldb::WriteOptions(), EncodeTtlNamespaceKey("cache"))
-            .ok());
-  }
+  WriteTtlAndPlainRecords();
+  // A mark lost to damage that the repair could not undo.
+  RawDelete(EncodeTtlNamespaceKey("cache"));
   ASSERT_TRUE(LevelDbStore::Repair(path_).ok());
   EXPECT_THAT(RawLayout().marks, ::testing::ElementsAre("cache"));
 }
@@ -649,14 +649,7 @@ TEST_F(LevelDbStoreTest, LostRevisionMarkIsRebuiltFromRecords) {
       ASSERT_TRUE(store->Set("app", absl::StrCat("k", i), "v").ok());
     }
   }
-  {
-    leveldb::DB* raw = nullptr;
-    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), path_, &raw).ok());
-    std::unique_ptr<leveldb::DB> db(raw);
-    ASSERT_TRUE(
-        db->Delete(leveldb::WriteOptions(), std::string(kReservedRevisionKey))
-            .ok());
-  }
+  RawDelete(std::string(kReservedRevisionKey));
   std::unique_ptr<LevelDbStore> store = MustOpen();
   ASSERT_NE(store, nullptr);
   absl::StatusOr<uint64_t> version = store->Set("app", "next", "v");
