@@ -146,6 +146,12 @@ std::string CorruptFile(leveldb::Env* env, const std::string& path) {
   return file;
 }
 
+// RepairAdvice tells what to do about a corrupted database in path.
+std::string RepairAdvice(const std::string& path) {
+  return absl::StrCat("back up ", path,
+                      ", then run `kv-server --repair --data_dir=", path, "`");
+}
+
 absl::Status OpenError(leveldb::Env* env, const std::string& path,
                        const leveldb::Status& s) {
   if (IsLockError(s)) return LockedError(path, s);
@@ -154,8 +160,7 @@ absl::Status OpenError(leveldb::Env* env, const std::string& path,
     return absl::DataLossError(absl::StrCat(
         "the database in data directory ", path, " is corrupted",
         file.empty() ? "" : absl::StrCat(": file ", file, " is damaged"), " (",
-        s.ToString(), "); back up ", path,
-        ", then run `kv-server --repair --data_dir=", path, "`"));
+        s.ToString(), "); ", RepairAdvice(path)));
   }
   return absl::InternalError(absl::StrCat(
       "cannot open the database in data directory ", path, ": ", s.ToString()));
@@ -339,8 +344,7 @@ absl::Status LevelDbStore::Recover() {
     if (!ParseFixed64(raw, &reserved)) {
       return absl::DataLossError(absl::StrCat(
           "the reserved revision in data directory ", options_.path,
-          " is corrupted; back up ", options_.path,
-          ", then run `kv-server --repair --data_dir=", options_.path, "`"));
+          " is corrupted; ", RepairAdvice(options_.path)));
     }
   } else if (s.IsNotFound()) {
     // Without a mark (a new store, or one whose mark a repair lost), the
@@ -388,8 +392,7 @@ absl::Status LevelDbStore::LoadTtlNamespaces(bool rebuild,
           !DecodeRecordKey(storage_key, &namespace_name, &key)) {
         return absl::DataLossError(absl::StrCat(
             "an expiry index entry in data directory ", options_.path,
-            " is corrupted; back up ", options_.path,
-            ", then run `kv-server --repair --data_dir=", options_.path, "`"));
+            " is corrupted; ", RepairAdvice(options_.path)));
       }
       if (ttl_namespaces_.emplace(namespace_name).second) {
         batch->Put(EncodeTtlNamespaceKey(namespace_name), leveldb::Slice());

@@ -351,6 +351,19 @@ TEST_F(LevelDbStoreTest, StoreOfFormatOneGainsTtlMarksAtOpen) {
   EXPECT_EQ(RawGet(std::string(kFormatVersionKey)), "2");
 }
 
+TEST_F(LevelDbStoreTest, StoreOfFormatOneWithDamagedIndexRefusesToOpen) {
+  WriteTtlAndPlainRecords();
+  RawPut(std::string(kFormatVersionKey), "1");
+  RawPut(std::string(1, kExpirySpace) + "short", "");
+  absl::StatusOr<std::unique_ptr<LevelDbStore>> store =
+      LevelDbStore::Open(Options());
+  ASSERT_EQ(store.status().code(), absl::StatusCode::kDataLoss)
+      << store.status();
+  EXPECT_THAT(store.status().message(), HasSubstr("expiry index"));
+  EXPECT_THAT(store.status().message(),
+              HasSubstr("kv-server --repair --data_dir=" + path_));
+}
+
 TEST_F(LevelDbStoreTest, RepairMarksNamespacesOfSurvivingTtlRecords) {
   WriteTtlAndPlainRecords();
   // A mark lost to damage that the repair could not undo.
