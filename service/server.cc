@@ -41,8 +41,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     const ServerOptions& options, Store* store) {
   absl::Status valid = ValidateMaxValueBytes(options.max_value_bytes);
   if (!valid.ok()) return valid;
-  if (options.threads < 1) {
-    return absl::InvalidArgumentError("threads: must be at least 1");
+  if (options.threads < 1 || options.threads > kMaxServerThreads) {
+    return absl::InvalidArgumentError(absl::StrCat("threads: must be 1 to ",
+                                                   kMaxServerThreads, ", not ",
+                                                   options.threads));
   }
   if (options.drain_timeout < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("drain_timeout: must not be negative");

@@ -44,6 +44,9 @@ namespace kv {
 class HealthService;
 class KvService;
 
+// kMaxServerThreads is the most threads ServerOptions::threads may ask for.
+inline constexpr int kMaxServerThreads = 256;
+
 // ServerOptions configures a Server.
 struct ServerOptions {
   // listen is the HOST:PORT to listen on, without TLS; port 0 picks a
@@ -58,7 +61,7 @@ struct ServerOptions {
   // it cuts them off (their clients then see UNAVAILABLE).
   absl::Duration drain_timeout = absl::Seconds(5);
   // threads is the number of completion queues, each with its own thread;
-  // at least 1.
+  // 1 to kMaxServerThreads.
   int threads = 2;
 };
 

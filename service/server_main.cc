@@ -36,8 +36,6 @@
 
 namespace {
 
-constexpr int kMaxThreads = 256;
-
 // DefaultThreads answers one thread per core but one (and at least one):
 // the spare core runs LevelDB's compaction and the commit thread. On 2
 // cores shared with the load generator, 1 thread served gets at 1.01 of the
@@ -45,7 +43,7 @@ constexpr int kMaxThreads = 256;
 // 0.47 (benchmarks/NOTES.md).
 int DefaultThreads() {
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  return std::clamp(cores - 1, 1, kMaxThreads);
+  return std::clamp(cores - 1, 1, kv::kMaxServerThreads);
 }
 
 }  // namespace
@@ -173,9 +171,9 @@ int main(int argc, char** argv) {
                  "negative\n");
     return 2;
   }
-  if (threads < 1 || threads > kMaxThreads) {
+  if (threads < 1 || threads > kv::kMaxServerThreads) {
     std::fprintf(stderr, "kv-server: --threads: must be 1 to %d, not %d\n",
-                 kMaxThreads, threads);
+                 kv::kMaxServerThreads, threads);
     return 2;
   }
   if (data_dir.empty()) {

@@ -699,9 +699,14 @@ TEST_F(E2eTest, StartRefusesBadOptions) {
   EXPECT_EQ(Server::Start(options, gated_.get()).status().code(),
             absl::StatusCode::kInvalidArgument);
   options.max_value_bytes = 1024;
-  options.threads = 0;
-  EXPECT_EQ(Server::Start(options, gated_.get()).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  for (int threads : {0, kMaxServerThreads + 1}) {
+    options.threads = threads;
+    absl::StatusOr<std::unique_ptr<Server>> server =
+        Server::Start(options, gated_.get());
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument)
+        << threads;
+    EXPECT_THAT(server.status().message(), HasSubstr("threads: must be 1 to"));
+  }
 }
 
 TEST_F(E2eTest, StartOnAPortInUseFails) {
